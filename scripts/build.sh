@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Configures (once) and builds pgmux with Ninja into $BUILD_DIR (default build/).
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${BUILD_DIR:-$repo_root/build}"
+build_type="${BUILD_TYPE:-RelWithDebInfo}"
+jobs="${BUILD_JOBS:-2}"
+
+if [[ ! -f "$build_dir/build.ninja" ]]; then
+  cmake -S "$repo_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type"
+fi
+cmake --build "$build_dir" -j "$jobs"

@@ -1,0 +1,88 @@
+"""Real clients against an endpoint: psql, pgbench and psycopg 3."""
+import os
+import re
+import subprocess
+
+import psycopg
+
+from .net import Endpoint
+
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+
+
+def is_libpq_variable(name: str) -> bool:
+    """PGHOST, PGOPTIONS, PGCONNECT_TIMEOUT ... but not our PGMUX_* or PG_BIN."""
+    return name.startswith("PG") and not name.startswith(("PGMUX_", "PG_"))
+
+
+def client_env(password: str | None = None, **extra) -> dict:
+    """The caller's environment without PG* variables that would redirect a
+    client, plus deterministic messages."""
+    env = {k: v for k, v in os.environ.items() if not is_libpq_variable(k)}
+    env.update(LC_ALL="C.UTF-8", LC_MESSAGES="C", PGCONNECT_TIMEOUT="10")
+    if password is not None:
+        env["PGPASSWORD"] = password
+    env.update(extra)
+    return env
+
+
+class ClientError(AssertionError):
+    pass
+
+
+def run_client(argv, *, input=None, timeout=60, check=True, env=None) -> subprocess.CompletedProcess:
+    try:
+        r = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout,
+                           env=env or client_env())
+    except subprocess.TimeoutExpired as e:
+        raise ClientError(f"{argv[0]} timed out after {timeout}s: {' '.join(argv)}\n"
+                          f"stdout:\n{e.stdout}\nstderr:\n{e.stderr}") from None
+    if check and r.returncode != 0:
+        raise ClientError(f"{' '.join(argv)} exited {r.returncode}\nstdout:\n{r.stdout}\n"
+                          f"stderr:\n{r.stderr}")
+    return r
+
+
+def psql(endpoint: Endpoint, *args, dbname="postgres", user="postgres", input=None, timeout=60,
+         check=True, password=None) -> subprocess.CompletedProcess:
+    """psql -X (no psqlrc) with ON_ERROR_STOP against endpoint; args are appended."""
+    argv = [os.path.join(PG_BIN, "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-h", endpoint.host,
+            "-p", str(endpoint.port), "-U", user, "-d", dbname, *map(str, args)]
+    return run_client(argv, input=input, timeout=timeout, check=check, env=client_env(password))
+
+
+def psql_value(endpoint: Endpoint, sql: str, **kwargs) -> str:
+    """Runs sql with psql -At and returns its output stripped."""
+    return psql(endpoint, "-At", "-c", sql, **kwargs).stdout.strip()
+
+
+def pgbench(endpoint: Endpoint, *args, dbname="postgres", user="postgres", timeout=300, check=True,
+            password=None) -> subprocess.CompletedProcess:
+    argv = [os.path.join(PG_BIN, "pgbench"), "-h", endpoint.host, "-p", str(endpoint.port),
+            "-U", user, *map(str, args), dbname]
+    return run_client(argv, timeout=timeout, check=check, env=client_env(password))
+
+
+def parse_pgbench(output: str) -> dict:
+    """The figures of a pgbench (15) summary."""
+    def grab(pattern, cast=float):
+        m = re.search(pattern, output, re.MULTILINE)
+        return cast(m.group(1)) if m else None
+    return {
+        "clients": grab(r"^number of clients: (\d+)", int),
+        "processed": grab(r"^number of transactions actually processed: (\d+)", int),
+        "failed": grab(r"^number of failed transactions: (\d+)", int),
+        "latency_ms": grab(r"^latency average = ([\d.]+) ms"),
+        "tps": grab(r"^tps = ([\d.]+) \(without initial connection time\)"),
+        "connection_ms": grab(r"^average connection time = ([\d.]+) ms"),
+    }
+
+
+def connect(endpoint: Endpoint, dbname="postgres", user="postgres", *, autocommit=True,
+            password=None, **kwargs) -> psycopg.Connection:
+    """A psycopg 3 connection through endpoint."""
+    kwargs.setdefault("connect_timeout", 10)
+    if password is not None:
+        kwargs["password"] = password
+    return psycopg.connect(host=endpoint.host, port=endpoint.port, dbname=dbname, user=user,
+                           autocommit=autocommit, **kwargs)
