@@ -94,7 +94,8 @@ class ProxyProcess:
             shutil.rmtree(d, ignore_errors=True)
 
     def log_text(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 

@@ -1,0 +1,126 @@
+"""CancelRequest through pgmux: reaches the server connection the client is
+using, and is ignored when that client holds none."""
+import random
+import signal
+import subprocess
+import threading
+import time
+
+import psycopg
+import pytest
+
+from harness.clients import client_env, connect
+from harness.net import wait_until
+from harness.wire import RawConnection, cancel_packet
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Background:
+    """Runs one statement on a connection in a thread, recording the outcome."""
+
+    def __init__(self, conn, sql):
+        self.conn, self.sql = conn, sql
+        self.result = self.error = None
+        self.elapsed = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        t0 = time.monotonic()
+        try:
+            self.result = self.conn.execute(self.sql).fetchall()
+        except psycopg.Error as e:
+            self.error = e
+        self.elapsed = time.monotonic() - t0
+
+    def join(self, timeout=30):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"{self.sql!r} still running after {timeout}s"
+        return self
+
+
+def wait_for_active(pg, database, needle, count=1):
+    """Until `count` backends on database run a query containing needle."""
+    def active():
+        rows = pg.query("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = "
+                        "'active' AND query LIKE %s", (database, f"%{needle}%"))
+        return rows[0][0] >= count
+    wait_until(active, timeout=15, what=f"{count} active {needle!r}")
+
+
+def test_cancel_running_sleep(pgmux, pg, database):
+    proxy = pgmux(pool_size=2)
+    with connect(proxy.endpoint, database) as conn:
+        job = Background(conn, "SELECT pg_sleep(30)")
+        wait_for_active(pg, database, "pg_sleep(30)")
+        t0 = time.monotonic()
+        conn.cancel()
+        job.join()
+        assert isinstance(job.error, psycopg.errors.QueryCanceled), job.error
+        assert job.error.sqlstate == "57014"
+        assert time.monotonic() - t0 < 5
+        assert conn.execute("SELECT 'still usable'").fetchone()[0] == "still usable"
+
+
+def test_psql_sigint_cancels(pgmux, pg, database):
+    proxy = pgmux(pool_size=2)
+    argv = ["/usr/lib/postgresql/15/bin/psql", "-X", "-h", proxy.endpoint.host, "-p",
+            str(proxy.endpoint.port), "-U", "postgres", "-d", database, "-c", "SELECT pg_sleep(30)"]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=client_env())
+    try:
+        wait_for_active(pg, database, "pg_sleep(30)")
+        proc.send_signal(signal.SIGINT)  # psql sends a CancelRequest
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "canceling statement due to user request" in err
+    assert proc.returncode != 0
+    assert time.monotonic() - t0 < 15
+
+
+def test_cancel_reaches_only_its_client(pgmux, pg, database):
+    proxy = pgmux(pool_size=2)
+    with connect(proxy.endpoint, database) as a, connect(proxy.endpoint, database) as b:
+        job_a = Background(a, "SELECT pg_sleep(30)")
+        job_b = Background(b, "SELECT pg_sleep(2), 'b done'")
+        wait_for_active(pg, database, "pg_sleep(30)")
+        wait_for_active(pg, database, "pg_sleep(2)")
+        a.cancel()
+        job_a.join()
+        job_b.join()
+        assert isinstance(job_a.error, psycopg.errors.QueryCanceled), job_a.error
+        assert job_b.error is None, job_b.error
+        assert job_b.result == [("", "b done")]
+
+
+def test_cancel_from_idle_client_is_ignored(pgmux, pg, database):
+    # Pool of one: the idle client holds no server, so its cancel must not hit
+    # the query another client runs on the only server connection.
+    proxy = pgmux(pool_size=1)
+    with connect(proxy.endpoint, database) as idle, connect(proxy.endpoint, database) as busy:
+        idle.execute("SELECT 1")
+        job = Background(busy, "SELECT pg_sleep(2), 'busy done'")
+        wait_for_active(pg, database, "pg_sleep(2)")
+        idle.cancel()
+        job.join()
+        assert job.error is None, job.error
+        assert job.result == [("", "busy done")]
+        assert idle.execute("SELECT 'idle ok'").fetchone()[0] == "idle ok"
+
+
+def test_cancel_with_unknown_key_is_ignored(pgmux, pg, database):
+    proxy = pgmux(pool_size=2)
+    with connect(proxy.endpoint, database) as conn:
+        job = Background(conn, "SELECT pg_sleep(1.5), 'done'")
+        wait_for_active(pg, database, "pg_sleep(1.5)")
+        for _ in range(3):
+            with RawConnection(proxy.endpoint) as raw:
+                raw.send(cancel_packet(random.randrange(1, 2**31), random.randrange(0, 2**32)))
+                assert raw.read_until_closed() == b""  # no reply, just a close
+        job.join()
+        assert job.error is None, job.error
+        assert job.result == [("", "done")]

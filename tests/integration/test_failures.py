@@ -1,0 +1,167 @@
+"""Clients and servers that go away at bad moments never leave a dirty server
+in the pool, and everyone else keeps working."""
+import socket
+import time
+
+import psycopg
+import pytest
+
+from harness.clients import connect
+from harness.net import Endpoint, free_port, wait_until
+from harness.wire import RawConnection, message, query_message
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def open_transaction_with_row_lock(endpoint, database):
+    """A raw client that inserts a row and locks row 1, inside a transaction."""
+    raw = RawConnection(endpoint)
+    raw.startup(dbname=database)
+    raw.read_until_ready()
+    raw.send(query_message("BEGIN; INSERT INTO t VALUES (2, 'uncommitted'); "
+                           "SELECT * FROM t WHERE id = 1 FOR UPDATE"))
+    messages = raw.read_until_ready()
+    assert messages[-1] == (b"Z", b"T"), messages  # idle in transaction
+    return raw
+
+
+def assert_row_lock_free(endpoint, database):
+    """Another client (same pool of one) can lock row 1 at once."""
+    def lock_free():
+        with connect(endpoint, database, autocommit=False) as conn:
+            try:
+                conn.execute("SELECT * FROM t WHERE id = 1 FOR UPDATE NOWAIT")
+            except psycopg.errors.LockNotAvailable:
+                return False
+            rows = conn.execute("SELECT id FROM t ORDER BY id").fetchall()
+            assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+            conn.rollback()
+            return rows
+    rows = wait_until(lock_free, timeout=5, interval=0.1, what="row lock to be released")
+    assert rows == [(1,)], "the disconnected client's insert was committed"
+
+
+def assert_no_open_transactions(pg, database):
+    def clean():
+        states = [b[3] for b in pg.backends(database)]
+        return all(not s.startswith("idle in transaction") for s in states if s)
+    wait_until(clean, timeout=5, what="no server idle in transaction")
+
+
+@pytest.fixture
+def table(pg, database):
+    pg.query("CREATE TABLE t(id int primary key, note text); INSERT INTO t VALUES (1, 'one')",
+             dbname=database)
+    return "t"
+
+
+@pytest.mark.parametrize("how", ["terminate", "close", "reset"])
+def test_client_gone_mid_transaction_releases_locks(pgmux, pg, database, table, how):
+    proxy = pgmux(pool_size=1)
+    raw = open_transaction_with_row_lock(proxy.endpoint, database)
+    if how == "terminate":
+        raw.send(message(b"X"))  # polite Terminate inside an open transaction
+        raw.close()
+    elif how == "close":
+        raw.close()  # FIN without Terminate
+    else:
+        raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        raw.close()  # RST
+    assert_row_lock_free(proxy.endpoint, database)
+    assert_no_open_transactions(pg, database)
+
+
+def test_client_gone_mid_copy_leaves_no_trace(pgmux, pg, database, table):
+    proxy = pgmux(pool_size=1)
+    raw = RawConnection(proxy.endpoint)
+    raw.startup(dbname=database)
+    raw.read_until_ready()
+    raw.send(query_message("COPY t FROM STDIN"))
+    kind, _ = raw.recv_message()
+    assert kind == b"G"  # CopyInResponse
+    raw.send(b"".join(message(b"d", f"{i}\tcopied\n".encode()) for i in range(100, 200)))
+    time.sleep(0.2)
+    raw.close()
+    with connect(proxy.endpoint, database, autocommit=False) as conn:
+        def table_unlocked():
+            try:
+                conn.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE NOWAIT")
+                return True
+            except psycopg.errors.LockNotAvailable:
+                conn.rollback()
+                return False
+        wait_until(table_unlocked, timeout=5, interval=0.1, what="COPY's table lock to go")
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+        conn.rollback()
+        assert conn.execute("SELECT 'server usable'").fetchone()[0] == "server usable"
+        conn.rollback()
+    assert_no_open_transactions(pg, database)
+
+
+def test_client_gone_with_query_running(pgmux, pg, database, table):
+    # The client leaves while its server is busy: the server must not go back
+    # to the pool still running it (or its transaction).
+    proxy = pgmux(pool_size=1)
+    raw = RawConnection(proxy.endpoint)
+    raw.startup(dbname=database)
+    raw.read_until_ready()
+    raw.send(query_message("BEGIN; SELECT * FROM t WHERE id = 1 FOR UPDATE; SELECT pg_sleep(3)"))
+    time.sleep(0.5)
+    raw.close()
+    t0 = time.monotonic()
+    assert_row_lock_free(proxy.endpoint, database)
+    assert time.monotonic() - t0 < 5
+
+
+def test_server_terminated_mid_transaction(pgmux, pg, database, table):
+    proxy = pgmux(pool_size=2)
+    victim = connect(proxy.endpoint, database, autocommit=False)
+    bystander = connect(proxy.endpoint, database)
+    try:
+        pid = victim.execute("SELECT pg_backend_pid()").fetchone()[0]
+        victim.execute("UPDATE t SET note = 'doomed' WHERE id = 1")
+        assert pg.query("SELECT pg_terminate_backend(%s)", (pid,)) == [(True,)]
+        t0 = time.monotonic()
+        with pytest.raises(psycopg.Error):
+            victim.execute("SELECT 1")
+            victim.commit()
+        assert time.monotonic() - t0 < 5
+        for i in range(20):
+            assert bystander.execute("SELECT %s::int", (i,)).fetchone()[0] == i
+        with connect(proxy.endpoint, database) as newcomer:
+            assert newcomer.execute("SELECT note FROM t WHERE id = 1").fetchone()[0] == "one"
+    finally:
+        victim.close()
+        bystander.close()
+
+
+def test_idle_servers_terminated_are_replaced(pgmux, pg, database):
+    proxy = pgmux(pool_size=2)
+    clients = [connect(proxy.endpoint, database) for _ in range(2)]
+    try:
+        for c in clients:
+            c.execute("SELECT 1")
+        pids = [b[0] for b in pg.backends(database)]
+        assert pids, "pgmux keeps no server connection after use"
+        for pid in pids:
+            pg.query("SELECT pg_terminate_backend(%s)", (pid,))
+        wait_until(lambda: not set(pids) & {b[0] for b in pg.backends(database)}, timeout=5,
+                   what="terminated backends to exit")
+        time.sleep(0.3)
+        for c in clients:
+            for _ in range(3):
+                assert c.execute("SELECT 'works'").fetchone()[0] == "works"
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_upstream_down_gives_error(pgmux, database):
+    # Every server connection refused: clients get an error, not a hang.
+    dead = Endpoint("127.0.0.1", free_port())
+    proxy = pgmux(pool_size=2, upstream=dead)
+    t0 = time.monotonic()
+    with pytest.raises(psycopg.OperationalError):
+        with connect(proxy.endpoint, database) as conn:
+            conn.execute("SELECT 1")
+    assert time.monotonic() - t0 < 15

@@ -1,0 +1,162 @@
+"""libpq pipeline mode through pgmux: many Syncs in flight, an error inside a
+pipeline (the server skips to the next Sync), Flush, and pgbench pipelines."""
+import select
+import time
+
+import pytest
+from psycopg import pq
+
+from harness.clients import connect, parse_pgbench, pgbench, psql
+
+pytestmark = pytest.mark.timeout(180)
+ES = pq.ExecStatus
+
+
+def next_result(pgconn, timeout=20.0):
+    """PQgetResult without blocking in C (so a hung proxy fails the test)."""
+    deadline = time.monotonic() + timeout
+    while pgconn.is_busy():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no pipeline result within %ss" % timeout)
+        readable, _, _ = select.select([pgconn.socket], [], [], remaining)
+        if readable:
+            pgconn.consume_input()
+    return pgconn.get_result()
+
+
+def collect(pgconn, syncs):
+    """(status, first value or error SQLSTATE) of every result until `syncs`
+    PIPELINE_SYNC results have arrived; NULL separators are dropped."""
+    out = []
+    while syncs:
+        res = next_result(pgconn)
+        if res is None:
+            continue
+        status = ES(res.status)
+        if status == ES.PIPELINE_SYNC:
+            syncs -= 1
+            out.append((status, None))
+        elif status == ES.TUPLES_OK:
+            out.append((status, res.get_value(0, 0).decode() if res.ntuples else None))
+        elif status == ES.FATAL_ERROR:
+            out.append((status, res.error_field(pq.DiagnosticField.SQLSTATE).decode()))
+        else:
+            out.append((status, None))
+    return out
+
+
+def send(pgconn, sql, *params):
+    pgconn.send_query_params(sql.encode(), [str(p).encode() for p in params] or None)
+
+
+@pytest.fixture
+def proxy(pgmux):
+    return pgmux(pool_size=2)
+
+
+def test_many_syncs_in_flight(proxy, database):
+    with connect(proxy.endpoint, database) as conn:
+        pgconn = conn.pgconn
+        pgconn.enter_pipeline_mode()
+        for i in range(200):
+            send(pgconn, "SELECT $1::int * 2", i)
+            pgconn.pipeline_sync()
+        pgconn.flush()
+        results = collect(pgconn, 200)
+        pgconn.exit_pipeline_mode()
+    values = [v for s, v in results if s == ES.TUPLES_OK]
+    assert values == [str(i * 2) for i in range(200)]
+    assert sum(s == ES.PIPELINE_SYNC for s, _ in results) == 200
+
+
+def test_error_inside_pipeline_skips_to_sync(proxy, database):
+    with connect(proxy.endpoint, database) as conn:
+        conn.execute("CREATE TABLE p(a int)")
+        pgconn = conn.pgconn
+        pgconn.enter_pipeline_mode()
+        send(pgconn, "INSERT INTO p VALUES (1)")
+        pgconn.pipeline_sync()
+        send(pgconn, "INSERT INTO p VALUES (2)")
+        send(pgconn, "SELECT 1/0")
+        send(pgconn, "INSERT INTO p VALUES (3)")  # skipped: the server discards until Sync
+        pgconn.pipeline_sync()
+        send(pgconn, "SELECT count(*) FROM p")
+        pgconn.pipeline_sync()
+        pgconn.flush()
+        results = collect(pgconn, 3)
+        pgconn.exit_pipeline_mode()
+        statuses = [s for s, _ in results]
+        assert statuses == [ES.COMMAND_OK, ES.PIPELINE_SYNC,
+                            ES.COMMAND_OK, ES.FATAL_ERROR, ES.PIPELINE_ABORTED, ES.PIPELINE_SYNC,
+                            ES.TUPLES_OK, ES.PIPELINE_SYNC]
+        assert results[3][1] == "22012"  # division_by_zero
+        # The failed segment was one implicit transaction: row 2 rolled back too.
+        assert results[6][1] == "1"
+        assert conn.execute("SELECT array_agg(a) FROM p").fetchone()[0] == [1]
+
+
+def test_flush_request_returns_results_before_sync(proxy, database):
+    with connect(proxy.endpoint, database) as conn:
+        pgconn = conn.pgconn
+        pgconn.enter_pipeline_mode()
+        send(pgconn, "SELECT 'flushed'")
+        pgconn.send_flush_request()
+        pgconn.flush()
+        res = next_result(pgconn)
+        assert ES(res.status) == ES.TUPLES_OK
+        assert res.get_value(0, 0) == b"flushed"
+        assert next_result(pgconn) is None
+        pgconn.pipeline_sync()
+        pgconn.flush()
+        assert ES(next_result(pgconn).status) == ES.PIPELINE_SYNC
+        pgconn.exit_pipeline_mode()
+        assert conn.execute("SELECT 'after'").fetchone()[0] == "after"
+
+
+def test_psycopg_pipeline_and_executemany(proxy, database):
+    with connect(proxy.endpoint, database) as conn:
+        conn.execute("CREATE TABLE items(id int primary key, name text)")
+        with conn.pipeline():
+            cur = conn.cursor()
+            for i in range(500):
+                cur.execute("INSERT INTO items VALUES (%s, %s)", (i, f"n{i}"))
+            total = conn.execute("SELECT count(*), sum(id) FROM items")
+        assert total.fetchone() == (500, sum(range(500)))
+        conn.cursor().executemany("INSERT INTO items VALUES (%s, %s)",
+                                  [(i, f"m{i}") for i in range(500, 1500)])
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 1500
+
+
+def test_psycopg_pipeline_transaction(proxy, database):
+    # Explicit transaction inside a pipeline, then another client sees the commit.
+    with connect(proxy.endpoint, database, autocommit=False) as conn:
+        conn.execute("CREATE TABLE acct(id int primary key, balance int)")
+        conn.execute("INSERT INTO acct VALUES (1, 100), (2, 0)")
+        conn.commit()
+        with conn.pipeline():
+            conn.execute("UPDATE acct SET balance = balance - 30 WHERE id = 1")
+            conn.execute("UPDATE acct SET balance = balance + 30 WHERE id = 2")
+        conn.commit()
+    with connect(proxy.endpoint, database) as other:
+        rows = other.execute("SELECT id, balance FROM acct ORDER BY id").fetchall()
+    assert rows == [(1, 70), (2, 30)]
+
+
+def test_pgbench_pipeline_script(proxy, database, tmp_path):
+    psql(proxy.endpoint, "-c", "CREATE TABLE counter(id int primary key, n int); "
+         "INSERT INTO counter VALUES (1, 0)", dbname=database)
+    script = tmp_path / "pipeline.sql"
+    script.write_text("\\startpipeline\n"
+                      "BEGIN;\n"
+                      "UPDATE counter SET n = n + 1 WHERE id = 1;\n"
+                      "SELECT n FROM counter WHERE id = 1;\n"
+                      "COMMIT;\n"
+                      "SELECT 1;\n"
+                      "\\endpipeline\n")
+    r = pgbench(proxy.endpoint, "-n", "-M", "extended", "-f", script, "-c", 10, "-j", 2, "-t", 50,
+                dbname=database)
+    stats = parse_pgbench(r.stdout)
+    assert stats["processed"] == 500, r.stdout
+    assert stats["failed"] == 0, r.stdout
+    assert psql(proxy.endpoint, "-At", "-c", "SELECT n FROM counter", dbname=database).stdout.strip() == "500"
