@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""pgmux vs PgBouncer vs direct PostgreSQL, measured in one run.
+
+Starts its own PostgreSQL 15 (throwaway cluster), PgBouncer 1.18 in
+transaction mode and pgmux in transaction mode with the same pool size, runs
+`pgbench -i -s SCALE` once, then `pgbench -S` for every protocol and client
+count against the three targets back to back (interleaved, so drift in the
+machine's speed hits all three alike), then the RSS of each pooler holding
+many idle clients, then `pgbench -C` connect rates. Prints tables with TPS,
+average latency and the ratios to direct and to PgBouncer.
+
+Run it through bench/run.sh (it raises the open-file limit). Never part of
+the test suite.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+
+from harness.clients import parse_pgbench, pgbench  # noqa: E402
+from harness.net import Endpoint, free_port  # noqa: E402
+from harness.postgres import PostgresServer  # noqa: E402
+from harness.proxy import ProxyProcess, pgmux_binary, start_pgbouncer  # noqa: E402
+
+DB = "bench"
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def start_pgmux(upstream, work_dir, pool_size, extra):
+    listen = Endpoint("127.0.0.1", free_port())
+    argv = [pgmux_binary(), "--listen", str(listen), "--upstream", str(upstream),
+            "--pool-size", str(pool_size), "--pool-mode", "transaction",
+            "--max-client-conn", "50000", "--log-level", "warn", *extra]
+    proc = ProxyProcess("pgmux", argv, listen, None, os.path.join(work_dir, "pgmux.log"))
+    proc.wait_ready()
+    return proc
+
+
+def run_pgbench(endpoint, args, timeout):
+    r = pgbench(endpoint, *args, dbname=DB, timeout=timeout, check=False)
+    stats = parse_pgbench(r.stdout)
+    stats["ok"] = r.returncode == 0 and stats["tps"] is not None and not stats.get("failed")
+    if not stats["ok"]:
+        stats["error"] = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1][:200]
+    return stats
+
+
+def fmt_ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
+def throughput(targets, modes, clients, duration, rounds):
+    """results[(mode, clients, target)] = list of pgbench stats."""
+    results = {}
+    for rnd in range(rounds):
+        for mode in modes:
+            for n in clients:
+                # Rotate the order each round so no target always goes first.
+                order = targets[rnd % len(targets):] + targets[:rnd % len(targets)]
+                for name, endpoint in order:
+                    args = ["-n", "-S", "-M", mode, "-c", n, "-j", min(2, n), "-T", duration]
+                    stats = run_pgbench(endpoint, args, timeout=duration * 3 + 60)
+                    results.setdefault((mode, n, name), []).append(stats)
+                    shown = f"{stats['tps']:.0f} tps" if stats["ok"] else "FAILED " + stats["error"]
+                    log(f"  round {rnd + 1} -S -M {mode:8} -c {n:3} {name:9} {shown}")
+    return results
+
+
+def summarize(runs):
+    ok = [r for r in runs if r["ok"]]
+    if not ok:
+        return None, None, runs[-1].get("error")
+    return (statistics.median(r["tps"] for r in ok),
+            statistics.median(r["latency_ms"] for r in ok), None)
+
+
+def print_throughput(results, modes, clients, names):
+    print("\n## pgbench -S: TPS (average latency)\n")
+    header = "| mode | clients | " + " | ".join(names) + " | pgmux/direct | pgmux/pgbouncer | pgbouncer/direct |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for mode in modes:
+        for n in clients:
+            tps = {}
+            cells = []
+            for name in names:
+                t, lat, err = summarize(results[(mode, n, name)])
+                tps[name] = t
+                cells.append(f"{t:.0f} ({lat:.2f} ms)" if t else f"error: {err}")
+            print(f"| {mode} | {n} | " + " | ".join(cells) + " | "
+                  f"{fmt_ratio(tps.get('pgmux'), tps.get('direct'))} | "
+                  f"{fmt_ratio(tps.get('pgmux'), tps.get('pgbouncer'))} | "
+                  f"{fmt_ratio(tps.get('pgbouncer'), tps.get('direct'))} |")
+
+
+def idle_rss(poolers, count):
+    """RSS of each pooler before and while holding `count` idle clients."""
+    out = {}
+    for name, proc in poolers:
+        before = proc.rss_kb()
+        holder = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(HERE, "idle_clients.py"), proc.endpoint.host,
+             str(proc.endpoint.port), str(count), "--database", DB],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            line = holder.stdout.readline().split()
+            held, failed = (int(line[1]), int(line[2])) if line[:1] == ["ready"] else (0, count)
+            time.sleep(1.0)
+            during = proc.rss_kb()
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=60)
+        out[name] = {"held": held, "failed": failed, "rss_before_kb": before, "rss_kb": during}
+        log(f"  {name}: {held} idle clients held ({failed} failed), RSS {before} -> {during} kB")
+        time.sleep(1.0)
+    return out
+
+
+def print_idle(rows, count):
+    print(f"\n## RSS holding {count} idle clients\n")
+    print("| pooler | clients held | RSS before | RSS with clients | per client |")
+    print("|---|---|---|---|---|")
+    for name, r in rows.items():
+        per = (r["rss_kb"] - r["rss_before_kb"]) * 1024 / r["held"] if r["held"] else 0
+        print(f"| {name} | {r['held']} (failed {r['failed']}) | {r['rss_before_kb'] / 1024:.1f} MiB | "
+              f"{r['rss_kb'] / 1024:.1f} MiB | {per:.0f} B |")
+
+
+def connect_rates(targets, duration, clients=8):
+    out = {}
+    for name, endpoint in targets:
+        stats = run_pgbench(endpoint, ["-n", "-S", "-C", "-c", clients, "-j", 2, "-T", duration],
+                            timeout=duration * 3 + 60)
+        out[name] = stats
+        log(f"  -C {name}: {stats['tps']} tps" if stats["ok"] else f"  -C {name}: FAILED {stats['error']}")
+    return out
+
+
+def print_connect(rows, clients=8):
+    print(f"\n## pgbench -S -C ({clients} clients, a new connection per transaction)\n")
+    print("| target | TPS incl. connecting | average connection time |")
+    print("|---|---|---|")
+    for name, s in rows.items():
+        if s["ok"]:
+            print(f"| {name} | {s['tps']:.0f} | {s['connection_ms']:.3f} ms |")
+        else:
+            print(f"| {name} | error: {s['error']} | - |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=int(os.environ.get("DURATION", 10)))
+    ap.add_argument("--clients", default=os.environ.get("CLIENTS", "1,8,64"))
+    ap.add_argument("--modes", default=os.environ.get("MODES", "simple,extended,prepared"))
+    ap.add_argument("--pool-size", type=int, default=int(os.environ.get("POOL_SIZE", 20)))
+    ap.add_argument("--scale", type=int, default=int(os.environ.get("SCALE", 10)))
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 1)))
+    ap.add_argument("--idle-clients", type=int, default=int(os.environ.get("IDLE_CLIENTS", 10000)))
+    ap.add_argument("--targets", default=os.environ.get("TARGETS", "direct,pgbouncer,pgmux"))
+    ap.add_argument("--pgmux-arg", action="append", default=os.environ.get("PGMUX_ARGS", "").split(),
+                    help="extra pgmux flag (repeatable), e.g. --pgmux-arg=--workers --pgmux-arg=1")
+    ap.add_argument("--json", help="also write the raw figures here")
+    a = ap.parse_args()
+    clients = [int(c) for c in a.clients.split(",")]
+    modes = a.modes.split(",")
+    wanted = a.targets.split(",")
+
+    pg = PostgresServer(max_connections=300, settings={"shared_buffers": "256MB"})
+    procs = []
+    try:
+        log(f"PostgreSQL 15 in {pg.base_dir}")
+        pg.start()
+        pg.create_database(DB)
+        log(f"pgbench -i -s {a.scale}")
+        pgbench(pg.endpoint, "-i", "-q", "-s", a.scale, dbname=DB, timeout=900)
+        pg.query("VACUUM ANALYZE", dbname=DB)
+        targets = [("direct", pg.endpoint)]
+        poolers = []
+        if "pgbouncer" in wanted:
+            bouncer = start_pgbouncer(pg.endpoint, pg.base_dir, Endpoint("127.0.0.1", free_port()),
+                                      pool_size=a.pool_size, pool_mode="transaction")
+            procs.append(bouncer)
+            poolers.append(("pgbouncer", bouncer))
+        if "pgmux" in wanted:
+            mux = start_pgmux(pg.endpoint, pg.base_dir, a.pool_size, a.pgmux_arg)
+            procs.append(mux)
+            poolers.append(("pgmux", mux))
+        targets = [t for t in targets if t[0] in wanted] + [(n, p.endpoint) for n, p in poolers]
+        names = [n for n, _ in targets]
+
+        log(f"pgbench -S, {a.duration}s each, pool size {a.pool_size}, {a.rounds} round(s)")
+        results = throughput(targets, modes, clients, a.duration, a.rounds)
+        idle = {}
+        if a.idle_clients and poolers:
+            log(f"idle clients: {a.idle_clients}")
+            idle = idle_rss(poolers, a.idle_clients)
+        log("pgbench -C")
+        conn = connect_rates(targets, a.duration)
+
+        print(f"\npgbench -S -T {a.duration} -j 2, scale {a.scale}, pool size {a.pool_size} "
+              f"(transaction mode), {os.cpu_count()} CPUs shared by PostgreSQL, pooler and pgbench; "
+              f"median of {a.rounds} round(s)")
+        print_throughput(results, modes, clients, names)
+        if idle:
+            print_idle(idle, a.idle_clients)
+        print_connect(conn)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"throughput": {"/".join(map(str, k)): v for k, v in results.items()},
+                           "idle": idle, "connect": conn, "args": vars(a)}, f, indent=1)
+        for name, proc in poolers:
+            if not proc.alive():
+                log(f"{name} died during the run:\n{proc.log_text()[-3000:]}")
+                return 1
+        return 0
+    finally:
+        for proc in procs:
+            proc.expect_exit = True
+            proc.stop()
+        pg.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
