@@ -1,0 +1,184 @@
+#include "backend/server_connection.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "protocol/frame.h"
+#include "protocol/wire.h"
+#include "runtime/log.h"
+
+namespace pgmux::backend {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// Reads until one complete typed frame is buffered; nullopt on EOF, error or
+// a malformed frame. Used only during login, never on the relay path.
+asio::awaitable<std::optional<protocol::Frame>> read_frame(tcp::socket& socket, net::ReadBuffer& in,
+                                                           std::size_t max_bytes) {
+    for (;;) {
+        auto r = protocol::decode_frame(in.view(), max_bytes);
+        if (r.status == protocol::DecodeStatus::kFrame) co_return r.frame;
+        if (r.status != protocol::DecodeStatus::kNeedMore) co_return std::nullopt;
+        char* p = in.prepare(4096);
+        auto [ec, n] =
+            co_await socket.async_read_some(asio::buffer(p, in.free_space()), use_nothrow);
+        if (ec) co_return std::nullopt;
+        in.commit(n);
+    }
+}
+
+}  // namespace
+
+ServerConnection::ServerConnection(tcp::socket socket, std::uint64_t id, config::Endpoint endpoint)
+    : socket_(std::move(socket)), out_(socket_), id_(id), endpoint_(std::move(endpoint)) {}
+
+ServerConnection::~ServerConnection() {
+    close();
+}
+
+asio::awaitable<ServerConnection::ConnectResult> ServerConnection::connect(
+    asio::any_io_executor executor, ServerTarget target, std::uint64_t id) {
+    tcp::resolver resolver(executor);
+    auto [rec, endpoints] = co_await resolver.async_resolve(
+        target.endpoint.host, std::to_string(target.endpoint.port), use_nothrow);
+    if (rec) {
+        co_return ConnectError{"cannot resolve " + target.endpoint.host + ": " + rec.message(), {}};
+    }
+    tcp::socket socket(executor);
+    asio::steady_timer deadline(executor, target.connect_timeout);
+
+    auto attempt = [&]() -> asio::awaitable<boost::system::error_code> {
+        auto [ec, ep] = co_await asio::async_connect(socket, endpoints, use_nothrow);
+        co_return ec;
+    };
+    // Racing the timer is safe: a cancelled connect leaves only a closed socket.
+    auto raced = co_await (attempt() || deadline.async_wait(use_nothrow));
+    if (raced.index() == 1) {
+        co_return ConnectError{"timeout connecting to " + target.endpoint.host + ":" +
+                                   std::to_string(target.endpoint.port),
+                               {}};
+    }
+    if (auto ec = std::get<0>(raced)) {
+        co_return ConnectError{"cannot connect to " + target.endpoint.host + ":" +
+                                   std::to_string(target.endpoint.port) + ": " + ec.message(),
+                               {}};
+    }
+    socket.set_option(tcp::no_delay(true));
+    socket.non_blocking(true);
+    auto conn = std::make_unique<ServerConnection>(std::move(socket), id, target.endpoint);
+
+    deadline.expires_after(target.connect_timeout);
+    auto login_raced = co_await (conn->login(target) || deadline.async_wait(use_nothrow));
+    if (login_raced.index() == 1) {
+        co_return ConnectError{"timeout logging in to " + target.endpoint.host + ":" +
+                                   std::to_string(target.endpoint.port),
+                               {}};
+    }
+    if (auto err = std::get<0>(std::move(login_raced))) co_return std::move(*err);
+    co_return std::move(conn);
+}
+
+asio::awaitable<std::optional<ConnectError>> ServerConnection::login(const ServerTarget& target) {
+    std::string startup;
+    protocol::append_startup_message(startup,
+                                     {{"user", target.user}, {"database", target.database}});
+    auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(startup), use_nothrow);
+    if (wec) co_return ConnectError{"cannot send startup packet: " + wec.message(), {}};
+
+    for (;;) {
+        auto frame = co_await read_frame(socket_, in_, target.max_message_bytes);
+        if (!frame) co_return ConnectError{"server closed the connection during login", {}};
+        const std::string_view body = frame->body;
+        switch (frame->type) {
+            case protocol::msg::kAuthentication: {
+                protocol::BodyReader r(body);
+                const auto code = r.i32();
+                if (!code) co_return ConnectError{"malformed authentication request", {}};
+                if (*code == 0) break;  // AuthenticationOk
+                if (*code == 3 && target.password) {
+                    std::string reply;
+                    protocol::append_password(reply, std::string(*target.password) + '\0');
+                    co_await asio::async_write(socket_, asio::buffer(reply), use_nothrow);
+                    break;
+                }
+                co_return ConnectError{
+                    "server requested authentication method " + std::to_string(*code) +
+                        (target.password ? " which pgmux cannot answer"
+                                         : " but no server password is configured"),
+                    {}};
+            }
+            case protocol::msg::kParameterStatus: {
+                protocol::BodyReader r(body);
+                auto name = r.cstr();
+                auto value = r.cstr();
+                if (name && value) parameters[std::string(*name)] = std::string(*value);
+                break;
+            }
+            case protocol::msg::kBackendKeyData: {
+                protocol::BodyReader r(body);
+                backend_pid_ = r.i32().value_or(0);
+                backend_secret_ = r.i32().value_or(0);
+                break;
+            }
+            case protocol::msg::kErrorResponse: {
+                auto fields = protocol::parse_error_fields(body);
+                std::string text = fields ? fields->message : "malformed error";
+                co_return ConnectError{"server refused login: " + text, fields};
+            }
+            case protocol::msg::kReadyForQuery:
+                in_.consume(frame->raw.size());
+                co_return std::nullopt;
+            default:
+                break;  // NoticeResponse, NegotiateProtocolVersion: nothing to do
+        }
+        in_.consume(frame->raw.size());
+    }
+}
+
+bool ServerConnection::looks_alive() noexcept {
+    if (!socket_.is_open()) return false;
+    char byte;
+    const auto n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    // n == -1 with EAGAIN: nothing to read, the healthy case. n == 0 is EOF; any
+    // byte means the server sent something while idle, typically a FATAL.
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+void ServerConnection::rebind(const asio::any_io_executor& executor) {
+    if (socket_.get_executor() == executor) return;
+    boost::system::error_code ec;
+    const auto protocol = socket_.local_endpoint(ec).protocol();
+    const int fd = socket_.release(ec);
+    if (ec) {
+        socket_ = tcp::socket(executor);
+        return;
+    }
+    socket_ = tcp::socket(executor, protocol, fd);
+    socket_.non_blocking(true, ec);
+    out_.rebind(socket_);
+}
+
+void ServerConnection::close() noexcept {
+    if (!socket_.is_open()) return;
+    boost::system::error_code ec;
+    if (!out_.failed() && out_.queued() == 0) {
+        char terminate[5] = {protocol::msg::kTerminate, 0, 0, 0, 4};
+        socket_.write_some(asio::buffer(terminate, 5), ec);
+    }
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+}
+
+}  // namespace pgmux::backend

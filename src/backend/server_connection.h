@@ -1,0 +1,100 @@
+// One connection from pgmux to a PostgreSQL server: the socket, what pgmux
+// knows about the backend (key data, reported parameters, settings it applied)
+// and the login handshake. The relaying itself lives in session/.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "config/config.h"
+#include "net/outbox.h"
+#include "net/read_buffer.h"
+#include "protocol/messages.h"
+
+namespace pgmux::backend {
+
+struct ServerTarget {
+    config::Endpoint endpoint;
+    std::string user;
+    std::string database;
+    std::optional<std::string> password;
+    std::chrono::milliseconds connect_timeout{15000};
+    std::size_t max_message_bytes = 64u * 1024u * 1024u;
+};
+
+// Why a connection attempt failed. When the server itself refused (bad
+// database, auth failure, too many connections) `server_error` holds its
+// ErrorResponse so the client can be shown PostgreSQL's own words.
+struct ConnectError {
+    std::string description;
+    std::optional<protocol::ErrorFields> server_error;
+};
+
+class ServerConnection {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    ServerConnection(boost::asio::ip::tcp::socket socket, std::uint64_t id,
+                     config::Endpoint endpoint);
+    ~ServerConnection();
+    ServerConnection(const ServerConnection&) = delete;
+    ServerConnection& operator=(const ServerConnection&) = delete;
+
+    using ConnectResult = std::variant<std::unique_ptr<ServerConnection>, ConnectError>;
+    // Connects, logs in and waits for the first ReadyForQuery.
+    static boost::asio::awaitable<ConnectResult> connect(boost::asio::any_io_executor executor,
+                                                         ServerTarget target, std::uint64_t id);
+
+    // A cheap check for an idle connection taken from the pool: false when
+    // the server has closed it or sent something unsolicited (a FATAL).
+    [[nodiscard]] bool looks_alive() noexcept;
+
+    // Moves the socket onto another worker's executor (idle connections only).
+    void rebind(const boost::asio::any_io_executor& executor);
+
+    // Sends Terminate (best effort) and closes the socket.
+    void close() noexcept;
+
+    [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+    [[nodiscard]] const config::Endpoint& endpoint() const noexcept { return endpoint_; }
+    [[nodiscard]] std::int32_t backend_pid() const noexcept { return backend_pid_; }
+    [[nodiscard]] std::int32_t backend_secret() const noexcept { return backend_secret_; }
+
+    boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+    net::Outbox& out() noexcept { return out_; }
+    net::ReadBuffer& in() noexcept { return in_; }
+
+    // ParameterStatus values the server reported, kept current while relaying.
+    std::map<std::string, std::string, std::less<>> parameters;
+    // Settings pgmux applied on this connection for the client that used it
+    // last (name -> value); replays send only the difference.
+    std::map<std::string, std::string, std::less<>> applied_settings;
+
+    Clock::time_point created_at = Clock::now();
+    Clock::time_point last_used_at = Clock::now();
+    std::uint64_t last_client_id = 0;
+
+    // Released when the connection is destroyed: the pool's slot accounting.
+    std::shared_ptr<void> slot;
+
+  private:
+    boost::asio::awaitable<std::optional<ConnectError>> login(const ServerTarget& target);
+
+    boost::asio::ip::tcp::socket socket_;
+    net::Outbox out_;
+    net::ReadBuffer in_;
+    std::uint64_t id_;
+    config::Endpoint endpoint_;
+    std::int32_t backend_pid_ = 0;
+    std::int32_t backend_secret_ = 0;
+};
+
+}  // namespace pgmux::backend

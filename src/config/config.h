@@ -1,0 +1,99 @@
+// pgmux configuration: command-line flags layered over an optional TOML file.
+// Parsing throws ConfigError with a message naming the offending key; main()
+// prints it and exits with status 2.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pgmux::config {
+
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+enum class PoolMode { kTransaction, kSession };
+enum class AuthType { kTrust, kCleartext, kMd5, kScramSha256 };
+enum class PinPolicy { kAllow, kWarn, kReject };
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+struct Endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+// One logical database clients can name. With --upstream every name maps to
+// the same server (the wildcard entry).
+struct DatabaseConfig {
+    std::string name;                        // what clients put in the startup packet ("*" = any)
+    Endpoint server;                         // where it lives
+    std::string server_dbname;               // empty: the name the client used
+    std::optional<std::string> server_user;  // force a server login user
+    std::optional<std::string> server_password;  // password for the server login
+    std::optional<int> pool_size;
+    std::optional<int> min_pool_size;
+    std::optional<PoolMode> pool_mode;
+    std::optional<PinPolicy> on_pin;
+};
+
+using Seconds = std::chrono::duration<double>;
+
+struct Config {
+    Endpoint listen{"127.0.0.1", 6432};
+    std::vector<DatabaseConfig> databases;
+    int pool_size = 20;
+    int min_pool_size = 0;
+    PoolMode pool_mode = PoolMode::kTransaction;
+    PinPolicy on_pin = PinPolicy::kAllow;
+    int workers = 1;
+    int max_client_conn = 10000;
+    AuthType auth_type = AuthType::kTrust;
+    std::string auth_file;
+    std::optional<std::string> server_password;
+
+    Seconds query_wait_timeout{120};
+    Seconds client_login_timeout{60};
+    Seconds server_connect_timeout{15};
+    Seconds server_idle_timeout{600};
+    Seconds server_lifetime{3600};
+    Seconds shutdown_timeout{30};
+    std::size_t max_message_bytes = 64u * 1024u * 1024u;
+    std::size_t statement_cache_size = 1024;
+
+    std::optional<Endpoint> admin_listen;
+    std::string admin_token;
+    LogLevel log_level = LogLevel::kInfo;
+
+    std::string config_path;  // remembered for SIGHUP reload
+
+    // The database entry clients naming `dbname` are routed to, if any.
+    [[nodiscard]] const DatabaseConfig* find_database(const std::string& dbname) const;
+    [[nodiscard]] int pool_size_for(const DatabaseConfig& db) const {
+        return db.pool_size.value_or(pool_size);
+    }
+    [[nodiscard]] int min_pool_size_for(const DatabaseConfig& db) const {
+        return db.min_pool_size.value_or(min_pool_size);
+    }
+    [[nodiscard]] PoolMode pool_mode_for(const DatabaseConfig& db) const {
+        return db.pool_mode.value_or(pool_mode);
+    }
+};
+
+// Parses argv (flags override the file named by --config). Throws ConfigError.
+// Returns nullopt when --help was printed.
+[[nodiscard]] std::optional<Config> parse_command_line(int argc, char** argv);
+
+// Loads only the file, layered under the flags that were given originally;
+// used on SIGHUP. Throws ConfigError.
+[[nodiscard]] Config reload(const Config& current, const std::vector<std::string>& original_args);
+
+[[nodiscard]] Endpoint parse_endpoint(const std::string& text, const std::string& key);
+[[nodiscard]] const char* to_string(PoolMode m) noexcept;
+[[nodiscard]] const char* to_string(AuthType a) noexcept;
+
+}  // namespace pgmux::config

@@ -1,0 +1,288 @@
+#include "pool/pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "runtime/log.h"
+
+namespace pgmux::pool {
+
+namespace asio = boost::asio;
+using backend::ServerConnection;
+using Clock = std::chrono::steady_clock;
+
+// A client queued for a connection. The thread that frees a connection or a
+// slot hands it over under the pool mutex, then wakes the waiter on the
+// waiter's own executor by cancelling its timer.
+struct Pool::Waiter {
+    asio::any_io_executor executor;
+    asio::steady_timer timer;
+    std::unique_ptr<ServerConnection> conn;  // handed over by release()
+    bool may_connect = false;                // a slot was reserved for it
+    bool retry = false;                      // the pool was resumed: look again
+
+    Waiter(asio::any_io_executor ex, Clock::time_point deadline)
+        : executor(ex), timer(ex, deadline) {}
+};
+
+Pool::Pool(PoolKey key, PoolSettings settings)
+    : key_(std::move(key)), settings_(std::move(settings)) {}
+
+Pool::~Pool() = default;
+
+std::uint64_t Pool::next_connection_id() noexcept {
+    static std::atomic<std::uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::shared_ptr<void> Pool::make_slot() {
+    return std::shared_ptr<void>(nullptr,
+                                 [self = shared_from_this()](void*) { self->on_slot_freed(); });
+}
+
+void Pool::signal(const std::shared_ptr<Waiter>& w) {
+    asio::post(w->executor, [w] { w->timer.cancel(); });
+}
+
+void Pool::wake_first_waiter_locked(std::vector<std::shared_ptr<Waiter>>& to_signal) {
+    if (paused_ || waiters_.empty() || open_ >= settings_.size) return;
+    auto w = waiters_.front();
+    waiters_.pop_front();
+    ++open_;
+    ++connecting_;
+    w->may_connect = true;
+    to_signal.push_back(std::move(w));
+}
+
+void Pool::on_slot_freed() {
+    std::vector<std::shared_ptr<Waiter>> to_signal;
+    {
+        std::lock_guard lock(mu_);
+        --open_;
+        wake_first_waiter_locked(to_signal);
+    }
+    for (auto& w : to_signal) signal(w);
+}
+
+std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_executor& executor,
+                                                         std::uint64_t preferred_server) {
+    if (idle_.empty()) return nullptr;
+    auto pick = idle_.end();
+    for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+        if ((*it)->id() == preferred_server) {
+            pick = std::prev(it.base());
+            break;
+        }
+        if (pick == idle_.end() && (*it)->socket().get_executor() == executor) {
+            pick = std::prev(it.base());
+        }
+    }
+    if (pick == idle_.end()) pick = std::prev(idle_.end());  // most recently used
+    auto conn = std::move(*pick);
+    idle_.erase(pick);
+    return conn;
+}
+
+void Pool::dispose(std::unique_ptr<ServerConnection> conn) {
+    if (!conn) return;
+    // Destroy on the connection's own executor: its socket belongs there.
+    auto ex = conn->socket().get_executor();
+    asio::post(ex, [c = std::move(conn)]() mutable { c.reset(); });
+}
+
+asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor,
+                                             std::uint64_t preferred_server,
+                                             std::chrono::milliseconds wait_timeout) {
+    const auto deadline = Clock::now() + wait_timeout;
+    for (;;) {
+        std::unique_ptr<ServerConnection> conn;
+        bool connect = false;
+        std::shared_ptr<Waiter> waiter;
+        {
+            std::lock_guard lock(mu_);
+            if (!paused_ && waiters_.empty()) {
+                conn = take_idle_locked(executor, preferred_server);
+                if (!conn && open_ < settings_.size) {
+                    ++open_;
+                    ++connecting_;
+                    connect = true;
+                }
+            }
+            if (!conn && !connect) {
+                waiter = std::make_shared<Waiter>(executor, deadline);
+                waiters_.push_back(waiter);
+            }
+        }
+        if (waiter) {
+            co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            std::lock_guard lock(mu_);
+            if (waiter->conn) {
+                conn = std::move(waiter->conn);
+            } else if (waiter->may_connect) {
+                connect = true;
+            } else if (!waiter->retry) {
+                auto it = std::find(waiters_.begin(), waiters_.end(), waiter);
+                if (it != waiters_.end()) waiters_.erase(it);
+                co_return AcquireError{AcquireFailure::kTimeout, {}};
+            }
+        }
+        if (connect) co_return co_await connect_new(executor);
+        if (!conn) continue;  // woken to retry (resume)
+        if (!conn->looks_alive()) {
+            LOG_INFO << "server connection S" << conn->id()
+                     << " was closed while idle; replacing it";
+            conn.reset();  // frees the slot, which may wake a waiter
+            continue;
+        }
+        conn->rebind(executor);
+        co_return std::move(conn);
+    }
+}
+
+asio::awaitable<AcquireResult> Pool::connect_new(asio::any_io_executor executor) {
+    backend::ServerTarget target;
+    {
+        std::lock_guard lock(mu_);
+        target = settings_.target;
+    }
+    auto result = co_await ServerConnection::connect(executor, target, next_connection_id());
+    std::vector<std::shared_ptr<Waiter>> to_signal;
+    AcquireResult out;
+    {
+        std::lock_guard lock(mu_);
+        --connecting_;
+        if (auto* conn = std::get_if<std::unique_ptr<ServerConnection>>(&result)) {
+            out = std::move(*conn);
+        } else {
+            --open_;
+            // Let the next waiter try for itself rather than time out.
+            wake_first_waiter_locked(to_signal);
+            out = AcquireError{AcquireFailure::kConnectFailed,
+                               std::get<backend::ConnectError>(result)};
+        }
+    }
+    for (auto& w : to_signal) signal(w);
+    if (auto* conn = std::get_if<std::unique_ptr<ServerConnection>>(&out)) {
+        (*conn)->slot = make_slot();
+        LOG_DEBUG << "server connection S" << (*conn)->id() << " opened for " << key_.user << "@"
+                  << key_.database << " (backend pid " << (*conn)->backend_pid() << ")";
+    }
+    co_return out;
+}
+
+void Pool::release(std::unique_ptr<ServerConnection> conn) {
+    conn->last_used_at = Clock::now();
+    std::shared_ptr<Waiter> waiter;
+    {
+        std::lock_guard lock(mu_);
+        if (!paused_ && !waiters_.empty()) {
+            waiter = waiters_.front();
+            waiters_.pop_front();
+            waiter->conn = std::move(conn);
+        } else {
+            idle_.push_back(std::move(conn));
+        }
+    }
+    if (waiter) signal(waiter);
+}
+
+void Pool::maintain(const asio::any_io_executor& executor) {
+    std::vector<std::unique_ptr<ServerConnection>> expired;
+    int to_open = 0;
+    {
+        std::lock_guard lock(mu_);
+        const auto now = Clock::now();
+        int open_after = open_;
+        for (auto it = idle_.begin(); it != idle_.end();) {
+            auto& c = *it;
+            const bool too_old = now - c->created_at > settings_.lifetime;
+            const bool unused =
+                now - c->last_used_at > settings_.idle_timeout && open_after > settings_.min_size;
+            if (too_old || unused) {
+                expired.push_back(std::move(c));
+                it = idle_.erase(it);
+                --open_after;
+            } else {
+                ++it;
+            }
+        }
+        to_open = std::max(0, settings_.min_size - open_after);
+        to_open = std::min(to_open, settings_.size - open_);
+        to_open = std::max(0, to_open);
+        open_ += to_open;
+        connecting_ += to_open;
+    }
+    for (auto& c : expired) dispose(std::move(c));
+    for (int i = 0; i < to_open; ++i) {
+        asio::co_spawn(
+            executor,
+            [self = shared_from_this(), executor]() -> asio::awaitable<void> {
+                auto r = co_await self->connect_new(executor);
+                if (auto* conn = std::get_if<std::unique_ptr<ServerConnection>>(&r)) {
+                    self->release(std::move(*conn));
+                }
+            },
+            asio::detached);
+    }
+}
+
+void Pool::pause() {
+    std::lock_guard lock(mu_);
+    paused_ = true;
+}
+
+void Pool::resume() {
+    std::deque<std::shared_ptr<Waiter>> woken;
+    {
+        std::lock_guard lock(mu_);
+        paused_ = false;
+        woken.swap(waiters_);
+        for (auto& w : woken) w->retry = true;
+    }
+    for (auto& w : woken) signal(w);
+}
+
+void Pool::update_settings(const PoolSettings& settings) {
+    std::vector<std::shared_ptr<Waiter>> to_signal;
+    {
+        std::lock_guard lock(mu_);
+        settings_ = settings;
+        while (!waiters_.empty() && open_ < settings_.size) {
+            const auto before = to_signal.size();
+            wake_first_waiter_locked(to_signal);
+            if (to_signal.size() == before) break;
+        }
+    }
+    for (auto& w : to_signal) signal(w);
+}
+
+void Pool::close_idle() {
+    std::vector<std::unique_ptr<ServerConnection>> idle;
+    {
+        std::lock_guard lock(mu_);
+        idle.swap(idle_);
+    }
+    for (auto& c : idle) dispose(std::move(c));
+}
+
+PoolStats Pool::stats() const {
+    std::lock_guard lock(mu_);
+    return PoolStats{settings_.size,
+                     open_,
+                     static_cast<int>(idle_.size()),
+                     connecting_,
+                     static_cast<int>(waiters_.size()),
+                     paused_};
+}
+
+PoolSettings Pool::settings() const {
+    std::lock_guard lock(mu_);
+    return settings_;
+}
+
+}  // namespace pgmux::pool

@@ -1,0 +1,110 @@
+// A pool of server connections for one (database, user) pair, shared by all
+// worker threads. The size limit is exact across workers: every connection,
+// including one still connecting, holds a slot, and a slot is returned only
+// when its connection is destroyed. Clients that find the pool full wait in
+// FIFO order, bounded by query_wait_timeout.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "backend/server_connection.h"
+#include "config/config.h"
+
+namespace pgmux::pool {
+
+struct PoolKey {
+    std::string database;
+    std::string user;
+    auto operator<=>(const PoolKey&) const = default;
+};
+
+struct PoolSettings {
+    int size = 20;
+    int min_size = 0;
+    config::PoolMode mode = config::PoolMode::kTransaction;
+    config::PinPolicy on_pin = config::PinPolicy::kAllow;
+    backend::ServerTarget target;
+    std::chrono::milliseconds idle_timeout{600000};
+    std::chrono::milliseconds lifetime{3600000};
+};
+
+enum class AcquireFailure { kTimeout, kConnectFailed, kShuttingDown };
+
+struct AcquireError {
+    AcquireFailure kind;
+    backend::ConnectError connect_error;  // for kConnectFailed
+};
+
+using AcquireResult = std::variant<std::unique_ptr<backend::ServerConnection>, AcquireError>;
+
+struct PoolStats {
+    int size = 0;
+    int open = 0;  // connections existing or being connected
+    int idle = 0;
+    int connecting = 0;
+    int waiting = 0;  // clients queued for a connection
+    bool paused = false;
+};
+
+class Pool : public std::enable_shared_from_this<Pool> {
+  public:
+    Pool(PoolKey key, PoolSettings settings);
+    ~Pool();
+
+    // Gets a connection for a client on `executor`, preferring the server it
+    // used last (affinity saves replays and keeps currval() working).
+    boost::asio::awaitable<AcquireResult> acquire(boost::asio::any_io_executor executor,
+                                                  std::uint64_t preferred_server,
+                                                  std::chrono::milliseconds wait_timeout);
+
+    // Returns a clean, idle connection (ReadyForQuery 'I', nothing outstanding).
+    void release(std::unique_ptr<backend::ServerConnection> conn);
+
+    // Closes idle connections past their idle timeout or lifetime, and opens
+    // connections up to min_size on `executor`. Called periodically.
+    void maintain(const boost::asio::any_io_executor& executor);
+
+    void pause();
+    void resume();
+    void update_settings(const PoolSettings& settings);
+    // Closes every idle connection and fails waiters (shutdown).
+    void close_idle();
+
+    [[nodiscard]] PoolStats stats() const;
+    [[nodiscard]] const PoolKey& key() const noexcept { return key_; }
+    [[nodiscard]] PoolSettings settings() const;
+
+    // Connections get ids unique across the process (admin API, logs).
+    static std::uint64_t next_connection_id() noexcept;
+
+  private:
+    struct Waiter;
+    std::shared_ptr<void> make_slot();
+    void on_slot_freed();
+    void wake_first_waiter_locked(std::vector<std::shared_ptr<Waiter>>& to_signal);
+    static void signal(const std::shared_ptr<Waiter>& w);
+    boost::asio::awaitable<AcquireResult> connect_new(boost::asio::any_io_executor executor);
+    std::unique_ptr<backend::ServerConnection> take_idle_locked(
+        const boost::asio::any_io_executor& executor, std::uint64_t preferred_server);
+    static void dispose(std::unique_ptr<backend::ServerConnection> conn);
+
+    const PoolKey key_;
+    mutable std::mutex mu_;
+    PoolSettings settings_;
+    int open_ = 0;
+    int connecting_ = 0;
+    bool paused_ = false;
+    std::vector<std::unique_ptr<backend::ServerConnection>> idle_;
+    std::deque<std::shared_ptr<Waiter>> waiters_;
+};
+
+}  // namespace pgmux::pool

@@ -1,0 +1,125 @@
+#include "runtime/proxy.h"
+
+#include <csignal>
+
+#include "runtime/log.h"
+
+namespace pgmux::runtime {
+
+namespace asio = boost::asio;
+
+Proxy::Proxy(config::Config config, std::vector<std::string> args)
+    : args_(std::move(args)),
+      context_(std::make_shared<const config::Config>(std::move(config))),
+      signals_(control_, SIGTERM, SIGINT, SIGHUP),
+      maintenance_(control_),
+      shutdown_deadline_(control_) {}
+
+Proxy::~Proxy() {
+    stop_everything();
+}
+
+int Proxy::run() {
+    const auto cfg = context_.config();
+    for (int i = 0; i < cfg->workers; ++i) {
+        workers_.push_back(std::make_unique<Worker>(i, context_));
+        workers_.back()->listen(cfg->listen);
+    }
+    for (auto& w : workers_) w->start();
+    LOG_INFO << "pgmux listening on " << cfg->listen.host << ":" << cfg->listen.port << " ("
+             << cfg->workers << " worker" << (cfg->workers == 1 ? "" : "s") << ", "
+             << config::to_string(cfg->pool_mode) << " pooling, pool size " << cfg->pool_size
+             << ")";
+
+    signals_.async_wait([this](boost::system::error_code ec, int signo) {
+        if (!ec) on_signal(signo);
+    });
+    schedule_maintenance();
+    control_.run();
+    stop_everything();
+    LOG_INFO << "pgmux stopped";
+    return 0;
+}
+
+void Proxy::on_signal(int signo) {
+    if (signo == SIGHUP) {
+        reload();
+    } else if (signo == SIGTERM && !shutting_down_) {
+        begin_graceful_shutdown();
+    } else {
+        LOG_INFO << "stopping now (signal " << signo << ")";
+        control_.stop();
+        return;
+    }
+    signals_.async_wait([this](boost::system::error_code ec, int s) {
+        if (!ec) on_signal(s);
+    });
+}
+
+void Proxy::reload() {
+    try {
+        auto fresh = config::reload(*context_.config(), args_);
+        const auto old = context_.config();
+        if (fresh.listen.host != old->listen.host || fresh.listen.port != old->listen.port ||
+            fresh.workers != old->workers) {
+            LOG_WARN << "reload: listen address and workers change only on restart";
+            fresh.listen = old->listen;
+            fresh.workers = old->workers;
+        }
+        log::set_level(static_cast<log::Level>(fresh.log_level));
+        context_.set_config(std::make_shared<const config::Config>(std::move(fresh)));
+        LOG_INFO << "configuration reloaded";
+    } catch (const std::exception& e) {
+        LOG_ERROR << "reload failed, keeping the running configuration: " << e.what();
+    }
+}
+
+void Proxy::begin_graceful_shutdown() {
+    shutting_down_ = true;
+    shutdown_started_ = std::chrono::steady_clock::now();
+    context_.shutting_down.store(true);
+    LOG_INFO << "shutting down: no new clients; waiting for running transactions";
+    for (auto& w : workers_) {
+        w->stop_accepting();
+        w->close_idle_sessions();
+    }
+    check_shutdown_progress();
+}
+
+void Proxy::check_shutdown_progress() {
+    const auto limit = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        context_.config()->shutdown_timeout);
+    if (context_.clients.load() == 0 ||
+        std::chrono::steady_clock::now() - shutdown_started_ > limit) {
+        if (context_.clients.load() > 0) {
+            LOG_WARN << "shutdown timeout: closing " << context_.clients.load() << " clients";
+        }
+        control_.stop();
+        return;
+    }
+    shutdown_deadline_.expires_after(std::chrono::milliseconds(50));
+    shutdown_deadline_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) check_shutdown_progress();
+    });
+}
+
+void Proxy::schedule_maintenance() {
+    maintenance_.expires_after(std::chrono::seconds(1));
+    maintenance_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        if (!shutting_down_ && !workers_.empty()) {
+            for (auto& pool : context_.pools())
+                pool->maintain(workers_.front()->io().get_executor());
+        }
+        schedule_maintenance();
+    });
+}
+
+void Proxy::stop_everything() {
+    for (auto& pool : context_.pools()) pool->close_idle();
+    for (auto& w : workers_) w->stop();
+    for (auto& w : workers_) w->join();
+    workers_.clear();
+}
+
+}  // namespace pgmux::runtime

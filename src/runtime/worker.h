@@ -1,0 +1,47 @@
+// One worker thread: its own io_context and listening socket (SO_REUSEPORT,
+// so the kernel spreads connections over workers), and the sessions it runs.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <optional>
+#include <thread>
+
+#include "config/config.h"
+#include "session/proxy_context.h"
+
+namespace pgmux::runtime {
+
+class Worker {
+  public:
+    Worker(int index, session::ProxyContext& proxy);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Binds the listening socket; throws std::runtime_error on failure.
+    void listen(const config::Endpoint& endpoint);
+    void start();
+    // Stops accepting; running sessions continue.
+    void stop_accepting();
+    // Asks every idle session to close (graceful shutdown).
+    void close_idle_sessions();
+    void stop();
+    void join();
+
+    boost::asio::io_context& io() noexcept { return io_; }
+    session::WorkerContext& context() noexcept { return context_; }
+
+  private:
+    boost::asio::awaitable<void> accept_loop();
+
+    session::ProxyContext& proxy_;
+    boost::asio::io_context io_{1};
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    session::WorkerContext context_;
+    std::thread thread_;
+};
+
+}  // namespace pgmux::runtime

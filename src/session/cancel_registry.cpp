@@ -1,0 +1,36 @@
+#include "session/cancel_registry.h"
+
+#include <openssl/rand.h>
+
+namespace pgmux::session {
+
+CancelKey CancelRegistry::add(const std::shared_ptr<ClientSession>& session) {
+    std::lock_guard lock(mu_);
+    std::uniform_int_distribution<std::int32_t> pid_dist(1, 0x7fffffff);
+    std::uniform_int_distribution<std::int32_t> secret_dist;
+    CancelKey key;
+    do {
+        key.pid = pid_dist(rng_);
+    } while (entries_.contains(key.pid));
+    // The secret is what stops other users from cancelling this client's
+    // queries, so it comes from the CSPRNG, not from the pid generator.
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&key.secret), sizeof key.secret) != 1) {
+        key.secret = secret_dist(rng_);
+    }
+    entries_.emplace(key.pid, Entry{key.secret, session});
+    return key;
+}
+
+void CancelRegistry::remove(std::int32_t pid) {
+    std::lock_guard lock(mu_);
+    entries_.erase(pid);
+}
+
+std::shared_ptr<ClientSession> CancelRegistry::find(CancelKey key) const {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key.pid);
+    if (it == entries_.end() || it->second.secret != key.secret) return nullptr;
+    return it->second.session.lock();
+}
+
+}  // namespace pgmux::session

@@ -1,0 +1,136 @@
+// One client connection: the login handshake, then relaying between the
+// client and whichever server connection its current transaction holds.
+//
+// Two coroutines run on the worker's thread while a server is linked: the
+// session loop reads the client and forwards to the server; the relay reads
+// the server and forwards to the client. They share state without locks
+// because they never run at the same time. The relay gives the server back
+// to the pool at ReadyForQuery 'I' when nothing is outstanding.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backend/server_connection.h"
+#include "net/outbox.h"
+#include "net/read_buffer.h"
+#include "pool/pool.h"
+#include "protocol/frame.h"
+#include "session/proxy_context.h"
+#include "session/startup_settings.h"
+
+namespace pgmux::session {
+
+// Why a client connection ended (logged and counted).
+enum class CloseReason {
+    kClientTerminate,
+    kClientEof,
+    kLoginFailed,
+    kLoginTimeout,
+    kProtocolError,
+    kServerLost,
+    kAdminDisconnect,
+    kShutdown,
+    kTooManyClients,
+};
+[[nodiscard]] const char* to_string(CloseReason r) noexcept;
+
+// What a server reply cycle (ending in ReadyForQuery) is for.
+struct PendingReply {
+    bool swallow = false;  // injected by pgmux: the client must not see it
+};
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+  public:
+    ClientSession(boost::asio::ip::tcp::socket socket, ProxyContext& proxy, WorkerContext& worker,
+                  std::uint64_t id);
+    ~ClientSession();
+
+    // Runs the whole client lifetime; the coroutine keeps the session alive.
+    boost::asio::awaitable<void> run();
+
+    // Forwards a CancelRequest to the server this client is using, if any.
+    // Must be called on the session's executor.
+    void cancel_current_query();
+    // Closes the connection from outside (admin API, shutdown); any thread.
+    void request_close(CloseReason reason);
+
+    [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+
+  private:
+    using Clock = std::chrono::steady_clock;
+
+    // startup.cpp: the login handshake.
+    boost::asio::awaitable<bool> login();
+    boost::asio::awaitable<std::optional<std::string>> read_startup_packet();
+    boost::asio::awaitable<bool> handle_startup(const protocol::StartupPacket& packet);
+    boost::asio::awaitable<bool> finish_login();
+    static boost::asio::awaitable<void> forward_cancel(boost::asio::any_io_executor executor,
+                                                       config::Endpoint server, std::int32_t pid,
+                                                       std::int32_t secret);
+
+    // client_session.cpp: the client side of the relay.
+    boost::asio::awaitable<void> serve();
+    // Handles the complete frames at the start of `data`; returns bytes used,
+    // or nullopt when the session must end.
+    boost::asio::awaitable<std::optional<std::size_t>> handle_client_bytes(std::string_view data);
+    boost::asio::awaitable<bool> link_server();
+    void start_relay();
+    void reply_wait_failure(const pool::AcquireError& error);
+    void finish();
+
+    // relay.cpp: the server side of the relay.
+    boost::asio::awaitable<void> relay(std::shared_ptr<ClientSession> self,
+                                       backend::ServerConnection* server);
+    // Processes the complete server frames in `data`; returns bytes consumed
+    // and whether the server was released back to the pool.
+    std::pair<std::size_t, bool> handle_server_bytes(std::string_view data);
+    [[nodiscard]] bool may_release_server() const noexcept;
+    void release_server();
+    void drop_server(const char* why);
+
+    // Helpers shared by both halves.
+    void send_error(std::string_view severity, std::string_view sqlstate, std::string_view message,
+                    std::string_view detail = {});
+    void close_client(CloseReason reason);
+    void append_replay(backend::ServerConnection& server);
+
+    boost::asio::ip::tcp::socket socket_;
+    net::Outbox out_;
+    net::ReadBuffer in_;  // only a partial frame, between reads
+    ProxyContext& proxy_;
+    WorkerContext& worker_;
+    const std::uint64_t id_;
+    std::string peer_;
+    Clock::time_point connected_at_ = Clock::now();
+
+    std::shared_ptr<const config::Config> config_;
+    std::shared_ptr<pool::Pool> pool_;
+    config::PoolMode mode_ = config::PoolMode::kTransaction;
+    std::string database_;
+    std::string user_;
+    StartupSettings startup_;
+    CancelKey cancel_key_;
+    bool registered_cancel_ = false;
+
+    std::unique_ptr<backend::ServerConnection> server_;
+    std::uint64_t last_server_id_ = 0;
+    std::deque<PendingReply> pending_;  // one entry per expected ReadyForQuery
+    bool unsynced_ = false;             // extended-protocol messages sent since the last Sync
+    bool discard_until_sync_ = false;   // after a failure answered locally
+    char tx_status_ = 'I';
+    bool relay_running_ = false;
+    bool closing_ = false;
+    bool fatal_forwarded_ = false;
+    std::optional<CloseReason> close_reason_;
+};
+
+}  // namespace pgmux::session

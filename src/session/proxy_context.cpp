@@ -1,0 +1,63 @@
+#include "session/proxy_context.h"
+
+namespace pgmux::session {
+
+ProxyContext::ProxyContext(std::shared_ptr<const config::Config> config)
+    : config_(std::move(config)) {}
+
+std::shared_ptr<const config::Config> ProxyContext::config() const {
+    std::lock_guard lock(mu_);
+    return config_;
+}
+
+pool::PoolSettings ProxyContext::settings_for(const config::Config& c,
+                                              const config::DatabaseConfig& db,
+                                              const std::string& database,
+                                              const std::string& user) const {
+    pool::PoolSettings s;
+    s.size = c.pool_size_for(db);
+    s.min_size = c.min_pool_size_for(db);
+    s.mode = c.pool_mode_for(db);
+    s.on_pin = db.on_pin.value_or(c.on_pin);
+    s.target.endpoint = db.server;
+    s.target.user = db.server_user.value_or(user);
+    s.target.database = db.server_dbname.empty() ? database : db.server_dbname;
+    s.target.password = db.server_password ? db.server_password : c.server_password;
+    s.target.connect_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(c.server_connect_timeout);
+    s.target.max_message_bytes = c.max_message_bytes;
+    s.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.server_idle_timeout);
+    s.lifetime = std::chrono::duration_cast<std::chrono::milliseconds>(c.server_lifetime);
+    return s;
+}
+
+void ProxyContext::set_config(std::shared_ptr<const config::Config> config) {
+    std::lock_guard lock(mu_);
+    config_ = std::move(config);
+    for (auto& [key, pool] : pools_) {
+        if (const auto* db = config_->find_database(key.database)) {
+            pool->update_settings(settings_for(*config_, *db, key.database, key.user));
+        }
+    }
+}
+
+std::shared_ptr<pool::Pool> ProxyContext::pool_for(const std::string& database,
+                                                   const std::string& user) {
+    std::lock_guard lock(mu_);
+    pool::PoolKey key{database, user};
+    if (auto it = pools_.find(key); it != pools_.end()) return it->second;
+    const auto* db = config_->find_database(database);
+    if (db == nullptr) return nullptr;
+    auto pool = std::make_shared<pool::Pool>(key, settings_for(*config_, *db, database, user));
+    pools_.emplace(key, pool);
+    return pool;
+}
+
+std::vector<std::shared_ptr<pool::Pool>> ProxyContext::pools() const {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<pool::Pool>> out;
+    for (const auto& [k, p] : pools_) out.push_back(p);
+    return out;
+}
+
+}  // namespace pgmux::session

@@ -1,0 +1,78 @@
+// State shared by every session: configuration, pools, cancel keys and
+// process-wide counters (ProxyContext, thread-safe), and the per-worker state
+// a session may use without locks (WorkerContext, touched only on its thread).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "pool/pool.h"
+#include "session/cancel_registry.h"
+
+namespace pgmux::session {
+
+class ClientSession;
+
+// Monotonic counters, readable from any thread (admin API, metrics).
+struct Counters {
+    std::atomic<std::uint64_t> clients_accepted{0};
+    std::atomic<std::uint64_t> clients_refused{0};
+    std::atomic<std::uint64_t> login_failures{0};
+    std::atomic<std::uint64_t> transactions{0};
+    std::atomic<std::uint64_t> queries{0};
+    std::atomic<std::uint64_t> server_connect_errors{0};
+    std::atomic<std::uint64_t> wait_timeouts{0};
+    std::atomic<std::uint64_t> replays{0};
+    std::atomic<std::uint64_t> cancels_forwarded{0};
+    std::atomic<std::uint64_t> protocol_errors{0};
+    std::atomic<std::uint64_t> servers_lost{0};
+};
+
+class ProxyContext {
+  public:
+    explicit ProxyContext(std::shared_ptr<const config::Config> config);
+
+    [[nodiscard]] std::shared_ptr<const config::Config> config() const;
+    // Installs a reloaded configuration and applies pool settings to pools.
+    void set_config(std::shared_ptr<const config::Config> config);
+
+    // The pool for (database, user), created on first use; nullptr when no
+    // configured database matches.
+    [[nodiscard]] std::shared_ptr<pool::Pool> pool_for(const std::string& database,
+                                                       const std::string& user);
+    [[nodiscard]] std::vector<std::shared_ptr<pool::Pool>> pools() const;
+
+    CancelRegistry cancels;
+    Counters counters;
+    std::atomic<int> clients{0};  // connected clients (max_client_conn)
+    std::atomic<bool> shutting_down{false};
+
+  private:
+    [[nodiscard]] pool::PoolSettings settings_for(const config::Config& c,
+                                                  const config::DatabaseConfig& db,
+                                                  const std::string& database,
+                                                  const std::string& user) const;
+
+    mutable std::mutex mu_;
+    std::shared_ptr<const config::Config> config_;
+    std::map<pool::PoolKey, std::shared_ptr<pool::Pool>> pools_;
+};
+
+// Owned by one worker thread; sessions on that worker share it without locks.
+struct WorkerContext {
+    boost::asio::any_io_executor executor;
+    int index = 0;
+    std::unordered_map<std::uint64_t, std::weak_ptr<ClientSession>> sessions;
+    // Reads land here first so idle clients hold no buffer of their own.
+    std::vector<char> scratch = std::vector<char>(64 * 1024);
+};
+
+}  // namespace pgmux::session

@@ -1,0 +1,269 @@
+// The client login handshake: startup packet, SSL/GSS negotiation, cancel
+// requests, authentication, and the first server round trip that validates
+// the database and the client's startup parameters.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "protocol/messages.h"
+#include "protocol/wire.h"
+#include "runtime/log.h"
+#include "session/client_session.h"
+
+namespace pgmux::session {
+
+namespace asio = boost::asio;
+namespace msg = protocol::msg;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+asio::awaitable<bool> ClientSession::login() {
+    // The whole login is bounded: a slow or silent client cannot hold a slot.
+    asio::steady_timer deadline(
+        socket_.get_executor(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_->client_login_timeout));
+    deadline.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        if (ec) return;  // cancelled: login finished in time
+        if (auto self = weak.lock()) {
+            self->close_reason_ = CloseReason::kLoginTimeout;
+            boost::system::error_code ignored;
+            self->socket_.close(ignored);
+        }
+    });
+    bool ok = false;
+    for (;;) {
+        auto body = co_await read_startup_packet();
+        if (!body) break;
+        auto packet = protocol::parse_startup_packet(*body);
+        if (!packet) {
+            send_error("FATAL", "08P01", "invalid startup packet layout");
+            break;
+        }
+        if (packet->code == protocol::kSslRequestCode ||
+            packet->code == protocol::kGssEncRequestCode) {
+            if (!in_.empty()) {  // bytes after the request would bypass TLS
+                send_error("FATAL", "08P01", "received unencrypted data after SSL request");
+                break;
+            }
+            out_.send("N");
+            continue;
+        }
+        if (packet->code == protocol::kCancelRequestCode) {
+            if (auto target = proxy_.cancels.find({packet->cancel_pid, packet->cancel_secret})) {
+                asio::post(target->socket_.get_executor(),
+                           [target] { target->cancel_current_query(); });
+            }
+            break;  // a cancel connection never gets a reply
+        }
+        ok = co_await handle_startup(*packet);
+        break;
+    }
+    deadline.cancel();
+    if (!ok) {
+        proxy_.counters.login_failures.fetch_add(1, std::memory_order_relaxed);
+        if (!close_reason_) close_reason_ = CloseReason::kLoginFailed;
+    }
+    co_return ok&& socket_.is_open();
+}
+
+asio::awaitable<std::optional<std::string>> ClientSession::read_startup_packet() {
+    for (;;) {
+        auto r = protocol::decode_startup_packet(in_.view());
+        if (r.status == protocol::DecodeStatus::kFrame) {
+            std::string body(r.body);
+            in_.consume(r.consumed);
+            co_return body;
+        }
+        if (r.status != protocol::DecodeStatus::kNeedMore) {
+            send_error("FATAL", "08P01", "invalid length of startup packet");
+            co_return std::nullopt;
+        }
+        char* p = in_.prepare(1024);
+        auto [ec, n] =
+            co_await socket_.async_read_some(asio::buffer(p, in_.free_space()), use_nothrow);
+        if (ec) co_return std::nullopt;
+        in_.commit(n);
+    }
+}
+
+asio::awaitable<bool> ClientSession::handle_startup(const protocol::StartupPacket& packet) {
+    const int major = packet.code >> 16;
+    const int minor = packet.code & 0xffff;
+    if (major != 3) {
+        send_error("FATAL", "0A000",
+                   "unsupported frontend protocol " + std::to_string(major) + "." +
+                       std::to_string(minor) + ": server supports 3.0 to 3.0");
+        co_return false;
+    }
+    std::vector<std::string> unsupported;
+    for (const auto& [name, value] : packet.params) {
+        if (name == "user")
+            user_ = value;
+        else if (name == "database")
+            database_ = value;
+        else if (name.rfind("_pq_.", 0) == 0)
+            unsupported.push_back(name);
+        else if (name == "replication" && value != "false" && value != "0" && value != "off") {
+            send_error("FATAL", "0A000", "pgmux does not support replication connections");
+            co_return false;
+        }
+    }
+    if (minor > 0 || !unsupported.empty()) {
+        std::string m;
+        protocol::append_negotiate_protocol_version(m, 0, unsupported);
+        out_.send(m);
+    }
+    if (user_.empty()) {
+        send_error("FATAL", "28000", "no PostgreSQL user name specified in startup packet");
+        co_return false;
+    }
+    if (database_.empty()) database_ = user_;
+    if (proxy_.clients.load() > config_->max_client_conn) {
+        proxy_.counters.clients_refused.fetch_add(1, std::memory_order_relaxed);
+        close_reason_ = CloseReason::kTooManyClients;
+        send_error("FATAL", "53300", "sorry, too many clients already",
+                   "pgmux accepts at most " + std::to_string(config_->max_client_conn) +
+                       " client connections (max_client_conn).");
+        co_return false;
+    }
+    if (proxy_.shutting_down.load()) {
+        send_error("FATAL", "57P03", "pgmux is shutting down");
+        co_return false;
+    }
+    auto [settings, error] = StartupSettings::from_startup(packet.params);
+    if (!error.empty()) {
+        send_error("FATAL", "22023", error);
+        co_return false;
+    }
+    startup_ = std::move(settings);
+    pool_ = proxy_.pool_for(database_, user_);
+    if (!pool_) {
+        send_error("FATAL", "3D000", "database \"" + database_ + "\" does not exist",
+                   "pgmux has no [databases] entry for it.");
+        co_return false;
+    }
+    mode_ = pool_->settings().mode;
+    co_return co_await finish_login();
+}
+
+asio::awaitable<bool> ClientSession::finish_login() {
+    // One server round trip validates what only the server can judge (the
+    // database exists, the user may connect, the startup parameters are
+    // valid) and yields the ParameterStatus set this client must see.
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_->query_wait_timeout);
+    auto result = co_await pool_->acquire(socket_.get_executor(), 0, wait);
+    if (auto* err = std::get_if<pool::AcquireError>(&result)) {
+        if (err->kind == pool::AcquireFailure::kConnectFailed && err->connect_error.server_error) {
+            const auto& se = *err->connect_error.server_error;
+            send_error("FATAL", se.sqlstate, se.message);
+        } else if (err->kind == pool::AcquireFailure::kTimeout) {
+            send_error("FATAL", "53300",
+                       "pgmux: no server connection became free within query_wait_timeout");
+        } else {
+            send_error("FATAL", "08006",
+                       "pgmux: could not connect to the server: " + err->connect_error.description);
+        }
+        co_return false;
+    }
+    auto server = std::move(std::get<std::unique_ptr<backend::ServerConnection>>(result));
+
+    std::optional<protocol::ErrorFields> failure;
+    const std::string sql = replay_sql(startup_.values, server->applied_settings);
+    if (!sql.empty()) {
+        std::string q;
+        protocol::append_query(q, sql);
+        server->out().send(q);
+        bool done = false;
+        while (!done) {
+            auto r = protocol::decode_frame(server->in().view(), config_->max_message_bytes);
+            if (r.status == protocol::DecodeStatus::kNeedMore) {
+                char* p = server->in().prepare(4096);
+                auto [ec, n] = co_await server->socket().async_read_some(
+                    asio::buffer(p, server->in().free_space()), use_nothrow);
+                if (ec) {
+                    send_error("FATAL", "08006", "server closed the connection unexpectedly");
+                    co_return false;  // the connection is destroyed with `server`
+                }
+                server->in().commit(n);
+                continue;
+            }
+            if (r.status != protocol::DecodeStatus::kFrame) {
+                send_error("FATAL", "08P01", "pgmux: protocol error in the server's response");
+                co_return false;
+            }
+            const auto& f = r.frame;
+            if (f.type == msg::kParameterStatus) {
+                protocol::BodyReader br(f.body);
+                auto name = br.cstr();
+                auto value = br.cstr();
+                if (name && value) server->parameters[std::string(*name)] = std::string(*value);
+            } else if (f.type == msg::kErrorResponse) {
+                failure = protocol::parse_error_fields(f.body);
+            } else if (f.type == msg::kReadyForQuery) {
+                done = true;
+            }
+            server->in().consume(r.consumed);
+        }
+        // The replay runs as one implicit transaction: on failure nothing of it stays.
+        if (!failure) server->applied_settings = startup_.values;
+    }
+    if (failure) {
+        pool_->release(std::move(server));
+        send_error("FATAL", failure->sqlstate, failure->message);
+        co_return false;
+    }
+
+    cancel_key_ = proxy_.cancels.add(shared_from_this());
+    registered_cancel_ = true;
+    std::string hello;
+    protocol::append_authentication(hello, 0);
+    for (const auto& [name, value] : server->parameters) {
+        protocol::append_parameter_status(hello, name, value);
+    }
+    protocol::append_backend_key_data(hello, cancel_key_.pid, cancel_key_.secret);
+    protocol::append_ready_for_query(hello, 'I');
+    out_.send(hello);
+    last_server_id_ = server->id();
+    if (mode_ == config::PoolMode::kSession) {
+        server_ = std::move(server);
+        start_relay();
+    } else {
+        server->last_client_id = id_;
+        pool_->release(std::move(server));
+    }
+    co_return true;
+}
+
+void ClientSession::cancel_current_query() {
+    if (!server_) return;  // idle: nothing runs on its behalf
+    proxy_.counters.cancels_forwarded.fetch_add(1, std::memory_order_relaxed);
+    asio::co_spawn(socket_.get_executor(),
+                   forward_cancel(socket_.get_executor(), server_->endpoint(),
+                                  server_->backend_pid(), server_->backend_secret()),
+                   asio::detached);
+}
+
+asio::awaitable<void> ClientSession::forward_cancel(asio::any_io_executor executor,
+                                                    config::Endpoint server, std::int32_t pid,
+                                                    std::int32_t secret) {
+    asio::ip::tcp::resolver resolver(executor);
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(server.host, std::to_string(server.port), use_nothrow);
+    if (rec) co_return;
+    asio::ip::tcp::socket socket(executor);
+    auto [cec, ep] = co_await asio::async_connect(socket, endpoints, use_nothrow);
+    if (cec) co_return;
+    std::string packet;
+    protocol::append_cancel_request(packet, pid, secret);
+    co_await asio::async_write(socket, asio::buffer(packet), use_nothrow);
+    // The server closes the connection once it has read the request.
+    char byte;
+    co_await socket.async_read_some(asio::buffer(&byte, 1), use_nothrow);
+}
+
+}  // namespace pgmux::session
