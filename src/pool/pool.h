@@ -11,7 +11,9 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -79,6 +81,13 @@ class Pool : public std::enable_shared_from_this<Pool> {
     // Closes every idle connection and fails waiters (shutdown).
     void close_idle();
 
+    // ParameterStatus sets seen by earlier logins, keyed by the client's
+    // startup settings: a client whose settings were already validated on
+    // this pool logs in without waiting for a server (as with PgBouncer).
+    using ParameterList = std::vector<std::pair<std::string, std::string>>;
+    [[nodiscard]] std::optional<ParameterList> cached_login(const std::string& settings_key) const;
+    void remember_login(const std::string& settings_key, ParameterList parameters);
+
     [[nodiscard]] PoolStats stats() const;
     [[nodiscard]] const PoolKey& key() const noexcept { return key_; }
     [[nodiscard]] PoolSettings settings() const;
@@ -105,6 +114,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
     bool paused_ = false;
     std::vector<std::unique_ptr<backend::ServerConnection>> idle_;
     std::deque<std::shared_ptr<Waiter>> waiters_;
+    std::map<std::string, ParameterList> login_cache_;  // bounded, see remember_login
 };
 
 }  // namespace pgmux::pool

@@ -73,6 +73,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     boost::asio::awaitable<std::optional<std::string>> read_startup_packet();
     boost::asio::awaitable<bool> handle_startup(const protocol::StartupPacket& packet);
     boost::asio::awaitable<bool> finish_login();
+    void send_login_reply(const pool::Pool::ParameterList& parameters);
     static boost::asio::awaitable<void> forward_cancel(boost::asio::any_io_executor executor,
                                                        config::Endpoint server, std::int32_t pid,
                                                        std::int32_t secret);

@@ -154,6 +154,17 @@ asio::awaitable<bool> ClientSession::finish_login() {
     // One server round trip validates what only the server can judge (the
     // database exists, the user may connect, the startup parameters are
     // valid) and yields the ParameterStatus set this client must see.
+    std::string settings_key;
+    for (const auto& [name, value] : startup_.values) {
+        settings_key.append(name).push_back('\0');
+        settings_key.append(value).push_back('\0');
+    }
+    if (mode_ == config::PoolMode::kTransaction) {
+        if (auto known = pool_->cached_login(settings_key)) {
+            send_login_reply(*known);
+            co_return true;
+        }
+    }
     const auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(config_->query_wait_timeout);
     auto result = co_await pool_->acquire(socket_.get_executor(), 0, wait);
@@ -218,16 +229,9 @@ asio::awaitable<bool> ClientSession::finish_login() {
         co_return false;
     }
 
-    cancel_key_ = proxy_.cancels.add(shared_from_this());
-    registered_cancel_ = true;
-    std::string hello;
-    protocol::append_authentication(hello, 0);
-    for (const auto& [name, value] : server->parameters) {
-        protocol::append_parameter_status(hello, name, value);
-    }
-    protocol::append_backend_key_data(hello, cancel_key_.pid, cancel_key_.secret);
-    protocol::append_ready_for_query(hello, 'I');
-    out_.send(hello);
+    pool::Pool::ParameterList parameters(server->parameters.begin(), server->parameters.end());
+    pool_->remember_login(settings_key, parameters);
+    send_login_reply(parameters);
     last_server_id_ = server->id();
     if (mode_ == config::PoolMode::kSession) {
         server_ = std::move(server);
@@ -237,6 +241,19 @@ asio::awaitable<bool> ClientSession::finish_login() {
         pool_->release(std::move(server));
     }
     co_return true;
+}
+
+void ClientSession::send_login_reply(const pool::Pool::ParameterList& parameters) {
+    cancel_key_ = proxy_.cancels.add(shared_from_this());
+    registered_cancel_ = true;
+    std::string hello;
+    protocol::append_authentication(hello, 0);
+    for (const auto& [name, value] : parameters) {
+        protocol::append_parameter_status(hello, name, value);
+    }
+    protocol::append_backend_key_data(hello, cancel_key_.pid, cancel_key_.secret);
+    protocol::append_ready_for_query(hello, 'I');
+    out_.send(hello);
 }
 
 void ClientSession::cancel_current_query() {
