@@ -282,6 +282,14 @@ HttpResponse unauthorized(detail::TokenCheck check) {
 
 }  // namespace
 
+std::vector<RouteInfo> route_table() {
+    std::vector<RouteInfo> table;
+    for (const Route& route : kRoutes) {
+        table.push_back({route.pattern, route.method, route.access == Access::kToken});
+    }
+    return table;
+}
+
 HttpResponse make_error(unsigned status, std::string_view code, std::string_view message) {
     return json_response(status, {{"error", {{"code", code}, {"message", message}}}});
 }

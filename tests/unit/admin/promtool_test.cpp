@@ -3,7 +3,10 @@
 // skip: this is the only independent check of the exposition format.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdlib>
+
+#include <cstdio>
 #include <fstream>
 
 #include "test_support.h"
@@ -21,9 +24,13 @@ std::string promtool_path() {
 
 // promtool prints lint problems and exits non-zero on any of them.
 std::pair<std::string, int> promtool_check(const std::string& exposition) {
-    const std::string file = ::testing::TempDir() + "pgmux_metrics.prom";
+    // One file per process: ctest runs the cases of this suite in parallel.
+    const std::string file =
+        ::testing::TempDir() + "pgmux_metrics_" + std::to_string(::getpid()) + ".prom";
     std::ofstream(file, std::ios::binary) << exposition;
-    return run_command(promtool_path() + " check metrics < " + file + " 2>&1");
+    auto result = run_command(promtool_path() + " check metrics < " + file + " 2>&1");
+    std::remove(file.c_str());
+    return result;
 }
 
 // Every kind of series, including label values that need escaping.

@@ -175,7 +175,7 @@ TEST_F(ServerTest, SlowClientIsCutOffAtTheDeadline) {
     auto elapsed = std::chrono::steady_clock::now() - start;
     EXPECT_TRUE(closed);
     EXPECT_GE(elapsed, 250ms);
-    EXPECT_LT(elapsed, 2000ms);
+    EXPECT_LT(elapsed, 4000ms);
 
     // Trickling a byte every 50 ms does not extend the deadline: the whole
     // request must arrive within it.
@@ -192,7 +192,7 @@ TEST_F(ServerTest, SlowClientIsCutOffAtTheDeadline) {
     const std::string reply = trickle.read_until_closed(&closed);
     EXPECT_EQ(reply.find("HTTP/1.1 200"), std::string::npos) << "a trickled request was served";
     EXPECT_TRUE(closed);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 4000ms);
 
     // An idle keep-alive connection is closed too.
     RawClient idle(server.port());
@@ -201,7 +201,7 @@ TEST_F(ServerTest, SlowClientIsCutOffAtTheDeadline) {
     const std::string idle_reply = idle.read_until_closed(&closed);
     EXPECT_EQ(idle_reply.find("HTTP/1.1 200"), 0u);
     EXPECT_TRUE(closed);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 2000ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 4000ms);
     EXPECT_TRUE(eventually([&] { return server.server().active_connections() == 0; }));
 }
 
@@ -232,7 +232,7 @@ TEST_F(ServerTest, StopClosesOpenConnections) {
     bool closed = false;
     idle.read_until_closed(&closed);
     EXPECT_TRUE(closed);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 1000ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 3000ms);
     EXPECT_EQ(server.server().active_connections(), 0u);
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pgmux/admin/control_plane.h"
 #include "pgmux/admin/http_types.h"
@@ -44,6 +45,16 @@ class Router {
     ControlPlane& control_;
     RouterOptions options_;
 };
+
+// One route of the API, for docs checks and tooling. `pattern` uses
+// "{name}" for a path parameter; GET routes also answer HEAD.
+struct RouteInfo {
+    std::string_view pattern;
+    std::string_view method;
+    bool needs_token;  // when a token is configured
+};
+
+[[nodiscard]] std::vector<RouteInfo> route_table();
 
 // {"error": {"code": code, "message": message}} with the given status.
 [[nodiscard]] HttpResponse make_error(unsigned status, std::string_view code,
