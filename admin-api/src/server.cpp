@@ -101,6 +101,7 @@ struct AdminServer::State {
     AdminConfig config;
     Router router;
     tcp::acceptor acceptor;
+    tcp::endpoint bound;  // set once before start(); read from any thread
     std::atomic<std::size_t> active{0};
     std::atomic<std::size_t> refusing{0};
     // Touched only on the io_context's thread.
@@ -266,6 +267,7 @@ AdminServer::AdminServer(asio::io_context& io, AdminConfig config, ControlPlane&
     if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
     if (!error) acceptor.bind(endpoint, error);
     if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+    if (!error) state_->bound = acceptor.local_endpoint(error);
     if (error) {
         throw std::runtime_error("admin API: cannot listen on " + state_->config.listen + ": " +
                                  error.message());
@@ -293,8 +295,7 @@ void AdminServer::stop() {
 }
 
 tcp::endpoint AdminServer::local_endpoint() const {
-    beast::error_code ignored;
-    return state_->acceptor.local_endpoint(ignored);
+    return state_->bound;
 }
 
 std::size_t AdminServer::active_connections() const {

@@ -41,8 +41,10 @@ class AdminServer {
     // std::runtime_error (or std::invalid_argument for a malformed address)
     // with a clear message, e.g. when the address is not loopback and no
     // bearer token is configured, or when the port is taken.
+    // `io` must be run by exactly one thread and outlive this object;
+    // `control` must outlive the io_context's last run (see control_plane.h).
     AdminServer(boost::asio::io_context& io, AdminConfig config, ControlPlane& control);
-    ~AdminServer();
+    ~AdminServer();  // stop()
     AdminServer(const AdminServer&) = delete;
     AdminServer& operator=(const AdminServer&) = delete;
 
@@ -52,6 +54,7 @@ class AdminServer {
     // from any thread; the work happens on the io_context.
     void stop();
 
+    // The bound address (with the real port when the config asked for 0).
     [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
     // Connections being served now (for tests and diagnostics).
     [[nodiscard]] std::size_t active_connections() const;
