@@ -1,84 +1,220 @@
+// The prefilter runs on every simple Query and every Parse, so it is a single hand-written
+// pass over the bytes: no tokens materialised, no calls out of this file, no allocation.
+// It understands exactly what can hide SQL words (comments, literals, quoted identifiers,
+// dollar quotes) and gives up (returns true) on anything it is unsure about. The
+// regression-corpus test checks it against the full classifier.
+
+#include <cstring>
+
 #include "pgmux/parser/prefilter.hpp"
-
-#include <array>
-
-#include "pgmux/parser/lexer.hpp"
 
 namespace pgmux::parser {
 namespace {
 
-// Statements starting with these words change no session state by themselves; their
-// function calls are still checked below.
-constexpr std::array<std::string_view, 13> kHarmlessFirstWords{
-    "select", "insert", "update", "delete", "with",  "values", "table",
-    "show",   "copy",   "fetch",  "move",   "merge", "notify"};
-
-// Function names that change session state when called anywhere in a statement.
-constexpr std::array<std::string_view, 6> kStateFunctions{"set_config", "nextval", "setval",
-                                                          "currval",    "lastval", "setseed"};
-constexpr std::array<std::string_view, 2> kStateFunctionPrefixes{"pg_advisory", "pg_try_advisory"};
-
-bool is_harmless_first_word(std::string_view w) noexcept {
-    for (auto h : kHarmlessFirstWords) {
-        if (iequals(w, h)) return true;
-    }
-    return false;
+inline bool is_ident_start(unsigned char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+}
+inline bool is_ident_cont(unsigned char c) noexcept {
+    return is_ident_start(c) || (c >= '0' && c <= '9') || c == '$';
+}
+inline char lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
 }
 
-bool is_state_function(std::string_view w) noexcept {
-    for (auto f : kStateFunctions) {
-        if (iequals(w, f)) return true;
+// Case-insensitive comparison of [p, p + lit.size()) with a lower-case literal.
+inline bool eq(const char* p, std::string_view lit) noexcept {
+    for (std::size_t i = 0; i < lit.size(); ++i) {
+        if (lower(p[i]) != lit[i]) return false;
     }
-    for (auto p : kStateFunctionPrefixes) {
-        if (istarts_with(w, p)) return true;
+    return true;
+}
+
+// Statements starting with these words change no session state by themselves.
+bool harmless_first_word(const char* p, std::size_t n) noexcept {
+    switch (n) {
+        case 4:
+            return eq(p, "with") || eq(p, "show") || eq(p, "copy") || eq(p, "move");
+        case 5:
+            return eq(p, "table") || eq(p, "fetch") || eq(p, "merge");
+        case 6:
+            return eq(p, "select") || eq(p, "insert") || eq(p, "update") || eq(p, "delete") ||
+                   eq(p, "values") || eq(p, "notify");
+        default:
+            return false;
     }
-    return false;
+}
+
+// Function names that change session state wherever they are called.
+bool state_function(const char* p, std::size_t n) noexcept {
+    switch (n) {
+        case 6:
+            return eq(p, "setval");
+        case 7:
+            return eq(p, "nextval") || eq(p, "currval") || eq(p, "lastval") || eq(p, "setseed");
+        case 10:
+            return eq(p, "set_config");
+        default:
+            // pg_advisory_lock, pg_try_advisory_lock_shared, ... (the _xact_ ones too: the
+            // classifier tells them apart).
+            return (n >= 11 && eq(p, "pg_advisory")) || (n >= 15 && eq(p, "pg_try_advisory"));
+    }
+}
+
+// Skips a '...' literal starting after the opening quote. Returns the position after the
+// closing quote, or nullptr when unterminated. `backslash` reports a backslash in the body.
+const char* skip_literal(const char* p, const char* end, bool escapes, bool& backslash) noexcept {
+    while (p < end) {
+        const char c = *p;
+        if (c == '\\') {
+            backslash = true;
+            if (escapes) {
+                p += 2;
+                continue;
+            }
+        } else if (c == '\'') {
+            if (p + 1 < end && p[1] == '\'') {
+                p += 2;
+                continue;
+            }
+            return p + 1;
+        }
+        ++p;
+    }
+    return nullptr;
+}
+
+const char* skip_block_comment(const char* p, const char* end) noexcept {
+    int depth = 1;  // PostgreSQL block comments nest
+    p += 2;
+    while (p + 1 < end) {
+        if (p[0] == '/' && p[1] == '*') {
+            ++depth;
+            p += 2;
+        } else if (p[0] == '*' && p[1] == '/') {
+            p += 2;
+            if (--depth == 0) return p;
+        } else {
+            ++p;
+        }
+    }
+    return nullptr;
+}
+
+// At '$': a parameter ($1), a dollar-quoted string ($tag$...$tag$) or an operator character.
+// Returns the position after it, or nullptr for an unterminated dollar quote.
+const char* skip_dollar(const char* p, const char* end) noexcept {
+    const char* q = p + 1;
+    if (q < end && *q >= '0' && *q <= '9') {
+        while (q < end && *q >= '0' && *q <= '9') ++q;
+        return q;
+    }
+    if (q < end && is_ident_start(static_cast<unsigned char>(*q))) {
+        while (q < end &&
+               (is_ident_start(static_cast<unsigned char>(*q)) || (*q >= '0' && *q <= '9'))) {
+            ++q;
+        }
+    }
+    if (q >= end || *q != '$') return p + 1;
+    const std::size_t tag_len = static_cast<std::size_t>(q + 1 - p);
+    for (const char* s = q + 1; s + tag_len <= end; ++s) {
+        s = static_cast<const char*>(std::memchr(s, '$', static_cast<std::size_t>(end - s)));
+        if (s == nullptr || s + tag_len > end) return nullptr;
+        if (std::memcmp(s, p, tag_len) == 0) return s + tag_len;
+    }
+    return nullptr;
 }
 
 }  // namespace
 
 bool may_affect_session_state(std::string_view sql) noexcept {
-    Lexer lex(sql);
+    const char* p = sql.data();
+    const char* const end = p + sql.size();
     bool at_start = true;      // no word seen yet in this statement
-    bool select_like = false;  // SELECT / WITH / VALUES / TABLE: INTO would create a table
-    for (Token t = lex.next(); t.type != TokenType::end; t = lex.next()) {
-        switch (t.type) {
-            case TokenType::error:
-                return true;  // unterminated literal or comment: cannot tell
-            case TokenType::semicolon:
-                at_start = true;
-                select_like = false;
-                break;
-            case TokenType::open_paren:
-                break;  // "(SELECT ...)" starts with a parenthesis
-            case TokenType::word: {
-                std::string_view w = lex.text_of(t);
-                if (at_start) {
-                    if (!is_harmless_first_word(w)) return true;
-                    select_like = iequals(w, "select") || iequals(w, "with") ||
-                                  iequals(w, "values") || iequals(w, "table");
-                    at_start = false;
-                } else if (is_state_function(w) || (select_like && iequals(w, "into"))) {
-                    return true;
+    bool select_like = false;  // SELECT/WITH/VALUES/TABLE: INTO would create a table
+
+    while (p < end) {
+        const unsigned char c = static_cast<unsigned char>(*p);
+        if (c <= ' ') {
+            ++p;
+            continue;
+        }
+        switch (c) {
+            case '-':
+                if (p + 1 < end && p[1] == '-') {
+                    const void* nl = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
+                    p = nl ? static_cast<const char*>(nl) : end;
+                    continue;
                 }
                 break;
-            }
-            case TokenType::quoted_ident: {
-                if (at_start || t.flag) return true;  // "SET"? U&"..." escapes: unsure
-                std::string_view w = lex.text_of(t);
-                w = w.substr(1, w.size() - 2);
-                if (is_state_function(w)) return true;
+            case '/':
+                if (p + 1 < end && p[1] == '*') {
+                    p = skip_block_comment(p, end);
+                    if (p == nullptr) return true;
+                    continue;
+                }
                 break;
-            }
-            case TokenType::string:
+            case '\'': {
                 // With standard_conforming_strings = off a backslash would end the literal
-                // somewhere else than we think.
-                if (t.flag) return true;
-                [[fallthrough]];
+                // elsewhere than we think: unsure.
+                bool backslash = false;
+                p = skip_literal(p + 1, end, false, backslash);
+                if (p == nullptr || backslash || at_start) return true;
+                continue;
+            }
+            case '"': {
+                const char* close = static_cast<const char*>(
+                    std::memchr(p + 1, '"', static_cast<std::size_t>(end - p - 1)));
+                if (close == nullptr || at_start) return true;
+                if (state_function(p + 1, static_cast<std::size_t>(close - p - 1))) return true;
+                p = close + 1;  // "a""b" reads as two identifiers here; neither matters
+                continue;
+            }
+            case '$':
+                if (at_start) return true;
+                p = skip_dollar(p, end);
+                if (p == nullptr) return true;
+                continue;
+            case ';':
+                at_start = true;
+                select_like = false;
+                ++p;
+                continue;
+            case '(':
+                ++p;  // "(SELECT ...)"
+                continue;
             default:
-                if (at_start) return true;  // a statement starting with a literal or operator
                 break;
         }
+        if (is_ident_start(c)) {
+            if (p + 1 < end && p[1] == '\'') {
+                // E'..' (backslash escapes), B'..', X'..', N'..' literals.
+                const char l = lower(static_cast<char>(c));
+                if (l == 'e' || l == 'b' || l == 'x' || l == 'n') {
+                    bool backslash = false;
+                    p = skip_literal(p + 2, end, l == 'e', backslash);
+                    if (p == nullptr || at_start || (backslash && l != 'e')) return true;
+                    continue;
+                }
+            }
+            if (lower(static_cast<char>(c)) == 'u' && p + 1 < end && p[1] == '&') {
+                return true;  // U&'...' / U&"..." with escapes: unsure
+            }
+            const char* q = p + 1;
+            while (q < end && is_ident_cont(static_cast<unsigned char>(*q))) ++q;
+            const std::size_t n = static_cast<std::size_t>(q - p);
+            if (at_start) {
+                if (!harmless_first_word(p, n)) return true;
+                select_like = (n == 6 && (eq(p, "select") || eq(p, "values"))) ||
+                              (n == 4 && eq(p, "with")) || (n == 5 && eq(p, "table"));
+                at_start = false;
+            } else if (state_function(p, n) || (select_like && n == 4 && eq(p, "into"))) {
+                return true;
+            }
+            p = q;
+            continue;
+        }
+        if (at_start) return true;  // a statement starting with a number or operator
+        ++p;
     }
     return false;
 }
