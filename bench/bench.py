@@ -50,7 +50,9 @@ def run_pgbench(endpoint, args, timeout):
     stats = parse_pgbench(r.stdout)
     stats["ok"] = r.returncode == 0 and stats["tps"] is not None and not stats.get("failed")
     if not stats["ok"]:
-        stats["error"] = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1][:200]
+        lines = r.stderr.strip().splitlines()
+        server = [l for l in lines if "ERROR:" in l or "FATAL:" in l]
+        stats["error"] = ((server or lines or ["exit %d" % r.returncode])[0])[:160]
     return stats
 
 
