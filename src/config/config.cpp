@@ -26,6 +26,10 @@ const std::set<std::string>& known_keys() {
                                                "workers",
                                                "auth_type",
                                                "auth_file",
+                                               "auth_user",
+                                               "auth_query",
+                                               "auth_dbname",
+                                               "auth_cache_ttl",
                                                "config",
                                                "admin_listen",
                                                "admin_token",
@@ -52,6 +56,11 @@ constexpr const char* kUsage =
     "  --workers N               worker threads (1)\n"
     "  --auth-type TYPE          trust | cleartext | md5 | scram-sha-256 (trust)\n"
     "  --auth-file PATH          PgBouncer-style userlist.txt\n"
+    "  --auth-user USER          look up secrets of users missing from auth_file in the server\n"
+    "  --auth-query SQL          lookup query, $1 = user name (SELECT usename, passwd FROM\n"
+    "                            pg_catalog.pg_shadow WHERE usename = $1)\n"
+    "  --auth-dbname DB          database the lookup runs in (the client's)\n"
+    "  --auth-cache-ttl S        seconds a looked-up secret is reused (30)\n"
     "  --server-password PW      password pgmux uses to log in to servers\n"
     "  --max-client-conn N       client connections accepted in total (10000)\n"
     "  --query-wait-timeout S    seconds a client may wait for a server (120)\n"
@@ -158,6 +167,10 @@ DatabaseConfig parse_database(const std::string& name, const toml::table& t) {
             db.pool_mode = to_pool_mode(full, v);
         else if (key == "on_pin")
             db.on_pin = to_pin_policy(full, v);
+        else if (key == "auth_type")
+            db.auth_type = to_auth_type(full, v);
+        else if (key == "auth_user")
+            db.auth_user = v;
         else if (key == "upstream") {
             auto e = parse_endpoint(v, full);
             host = e.host;
@@ -238,6 +251,14 @@ void apply_settings(Config& c, const Settings& s) {
             c.auth_type = to_auth_type(key, v);
         else if (key == "auth_file")
             c.auth_file = v;
+        else if (key == "auth_user")
+            c.auth_user = v;
+        else if (key == "auth_query")
+            c.auth_query = v;
+        else if (key == "auth_dbname")
+            c.auth_dbname = v;
+        else if (key == "auth_cache_ttl")
+            c.auth_cache_ttl = to_seconds(key, v);
         else if (key == "admin_listen")
             c.admin_listen = parse_endpoint(v, key);
         else if (key == "admin_token")
@@ -321,9 +342,18 @@ Config build(const std::vector<std::string>& args, bool& help) {
     if (c.min_pool_size > c.pool_size) {
         throw ConfigError("invalid value for 'min_pool_size': larger than pool_size");
     }
-    if (c.auth_type != AuthType::kTrust && c.auth_file.empty()) {
-        throw ConfigError("invalid value for 'auth_type': " + std::string(to_string(c.auth_type)) +
-                          " needs 'auth_file'");
+    // A password method needs somewhere to find secrets: the file or auth_query.
+    auto check_auth = [&](const DatabaseConfig* db, const std::string& key) {
+        const AuthType type = c.auth_type_for(db);
+        if (type != AuthType::kTrust && c.auth_file.empty() && c.auth_user_for(db).empty()) {
+            throw ConfigError("invalid value for '" + key + "': " + to_string(type) +
+                              " needs 'auth_file' or 'auth_user'");
+        }
+    };
+    check_auth(nullptr, "auth_type");
+    for (const auto& db : c.databases) check_auth(&db, "databases." + db.name + ".auth_type");
+    if (c.auth_query.find("$1") == std::string::npos) {
+        throw ConfigError("invalid value for 'auth_query': it must use $1 (the user name)");
     }
     return c;
 }

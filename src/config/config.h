@@ -39,6 +39,8 @@ struct DatabaseConfig {
     std::optional<int> min_pool_size;
     std::optional<PoolMode> pool_mode;
     std::optional<PinPolicy> on_pin;
+    std::optional<AuthType> auth_type;     // how clients of this database log in
+    std::optional<std::string> auth_user;  // auth_query user for this database
 };
 
 using Seconds = std::chrono::duration<double>;
@@ -55,6 +57,14 @@ struct Config {
     AuthType auth_type = AuthType::kTrust;
     std::string auth_file;
     std::optional<std::string> server_password;
+    // auth_query (as PgBouncer's): with auth_user set, secrets of users missing
+    // from auth_file are looked up in the server with this parameterised query
+    // (run as auth_user in auth_dbname, default the client's database) and
+    // cached for auth_cache_ttl.
+    std::string auth_user;
+    std::string auth_query = "SELECT usename, passwd FROM pg_catalog.pg_shadow WHERE usename = $1";
+    std::string auth_dbname;
+    Seconds auth_cache_ttl{30};
 
     Seconds query_wait_timeout{120};
     Seconds client_login_timeout{60};
@@ -81,6 +91,12 @@ struct Config {
     }
     [[nodiscard]] PoolMode pool_mode_for(const DatabaseConfig& db) const {
         return db.pool_mode.value_or(pool_mode);
+    }
+    [[nodiscard]] AuthType auth_type_for(const DatabaseConfig* db) const {
+        return db != nullptr ? db->auth_type.value_or(auth_type) : auth_type;
+    }
+    [[nodiscard]] const std::string& auth_user_for(const DatabaseConfig* db) const {
+        return db != nullptr && db->auth_user ? *db->auth_user : auth_user;
     }
 };
 
