@@ -178,22 +178,31 @@ void SessionState::apply_functions(const parser::Statement& stmt) {
     if (stmt.unknown_state_change) unknown_change(stmt);
 }
 
+std::string SessionState::verification_sql() const {
+    PinSet doubt;
+    if (temp_uncertain_) doubt.insert(PinReason::temp_object);
+    if (cursor_uncertain_) doubt.insert(PinReason::hold_cursor);
+    if (listen_uncertain_) doubt.insert(PinReason::listen);
+    if (advisory_uncertain_) doubt.insert(PinReason::advisory_lock);
+    return VerificationQuery::sql_for(doubt);
+}
+
 void SessionState::apply_verification(const VerificationResult& result) {
     // Only run at idle, where no transaction level is open.
-    tx_.temp_objects = result.temp_objects;
+    if (result.temp_objects >= 0) tx_.temp_objects = result.temp_objects;
     if (result.hold_cursors == 0) {
         tx_.hold_cursors.clear();
         unknown_hold_cursors_ = 0;
-    } else {
+    } else if (result.hold_cursors > 0) {
         const auto known = static_cast<std::int64_t>(tx_.hold_cursors.size());
         unknown_hold_cursors_ = result.hold_cursors > known ? result.hold_cursors - known : 0;
     }
     if (result.listen_channels == 0) {
         tx_.listen_channels.clear();
-    } else if (tx_.listen_channels.empty()) {
+    } else if (result.listen_channels > 0 && tx_.listen_channels.empty()) {
         tx_.listen_channels.insert(std::string(kUnknownName));
     }
-    advisory_locks_ = result.advisory_locks;
+    if (result.advisory_locks >= 0) advisory_locks_ = result.advisory_locks;
     temp_uncertain_ = cursor_uncertain_ = advisory_uncertain_ = listen_uncertain_ = false;
     needs_verification_ = false;
 }

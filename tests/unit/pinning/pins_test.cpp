@@ -230,6 +230,11 @@ TEST(Pins, SequenceStateIsFlagged) {
 }
 
 TEST(Verification, ParsesTheResultRow) {
+    std::optional<std::string_view> unchecked[] = {"-1", "-1", "-1", "0"};
+    auto u = VerificationQuery::parse_row(unchecked);
+    ASSERT_TRUE(u.has_value());
+    EXPECT_EQ(u->temp_objects, -1);
+    EXPECT_EQ(u->advisory_locks, 0);
     std::optional<std::string_view> row[] = {"3", "0", "1", "2"};
     auto r = VerificationQuery::parse_row(row);
     ASSERT_TRUE(r.has_value());
@@ -245,10 +250,25 @@ TEST(Verification, ParsesTheResultRow) {
 }
 
 TEST(Verification, QueryIsOneParseableReadOnlyStatement) {
-    parser::Classification c = parser::classify_uncached(VerificationQuery::sql);
+    parser::Classification c = parser::classify_uncached(VerificationQuery::sql_all());
     ASSERT_TRUE(c.parsed) << c.error;
     ASSERT_EQ(c.statements.size(), 1u);
     EXPECT_EQ(c.statements[0].kind, parser::StatementKind::other);
+    EXPECT_FALSE(c.statements[0].is_session_relevant());
+}
+
+TEST(Verification, OnlyThePinsInDoubtAreChecked) {
+    SessionState s = fresh();
+    run(s, "CREATE TEMP TABLE t (a int); SELECT pg_advisory_lock(1)");
+    run(s, "DROP TABLE t");
+    const std::string sql = s.verification_sql();
+    EXPECT_NE(sql.find("pg_depend"), std::string::npos);
+    EXPECT_EQ(sql.find("pg_locks"), std::string::npos);  // the lock count is certain
+    EXPECT_NE(sql.find("-1 AS advisory_locks"), std::string::npos);
+    s.apply_verification(VerificationResult{0, -1, -1, -1});
+    EXPECT_FALSE(s.pins().contains(PinReason::temp_object));
+    EXPECT_TRUE(s.pins().contains(PinReason::advisory_lock));  // unchecked: prediction stands
+    EXPECT_FALSE(s.needs_verification());
 }
 
 TEST(Verification, ServerCountsReplacePredictions) {

@@ -89,7 +89,7 @@ TEST(Release, KeepWhilePinnedVerifyingOrInABlock) {
     run(s, "COMMIT");
     run(s, "SELECT pg_try_advisory_lock(1)");
     EXPECT_EQ(decide_release(s, server).action, ReleaseDecision::Action::keep);
-    s.apply_verification(VerificationResult{});
+    s.apply_verification(VerificationResult{0, 0, 0, 0});
     EXPECT_EQ(decide_release(s, server).action, ReleaseDecision::Action::release);
 }
 

@@ -53,7 +53,7 @@ class SessionState {
     void set_session_mode(bool on) noexcept { session_mode_ = on; }
     // The client's next transaction got a (possibly different) server connection.
     void on_attached() noexcept { temp_namespace_created_ = false; }
-    // The server answered VerificationQuery; replaces the predicted pin counts.
+    // The server answered verification_sql(); replaces the predicted counts it checked.
     void apply_verification(const VerificationResult& result);
 
     // --- reading -------------------------------------------------------------------------
@@ -73,6 +73,8 @@ class SessionState {
     // A statement that may have ended a pin succeeded: run VerificationQuery at idle before
     // the server may be released.
     [[nodiscard]] bool needs_verification() const noexcept { return needs_verification_; }
+    // The VerificationQuery for the pins in doubt (only those are checked).
+    [[nodiscard]] std::string verification_sql() const;
     // The model believes a transaction block is open (BEGIN seen, no COMMIT/ROLLBACK yet).
     [[nodiscard]] bool in_transaction_block() const noexcept;
 

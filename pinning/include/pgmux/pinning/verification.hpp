@@ -1,50 +1,51 @@
 #pragma once
 // Asking the server whether pinned state is still there. The parser only predicts; when a
-// statement that could END a pin succeeded (DROP, CLOSE, unlock, try-lock ...) the proxy
-// runs this query at the next idle ReadyForQuery, swallows its replies, and feeds the one
-// result row back with SessionState::apply_verification. Never on the ordinary path.
+// statement that could END a pin succeeded (DROP, CLOSE of an unknown cursor, unlock,
+// try-lock ...) the proxy runs SessionState::verification_sql() at the next idle
+// ReadyForQuery, swallows its replies, and feeds the one result row back with
+// SessionState::apply_verification. Never on the ordinary path.
 
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+
+#include "pgmux/pinning/pin_reason.hpp"
 
 namespace pgmux::pinning {
 
+// -1 in a field: that state was not checked (the prediction stands).
 struct VerificationResult {
-    std::int64_t temp_objects = 0;     // objects in pg_my_temp_schema()
-    std::int64_t hold_cursors = 0;     // pg_cursors WHERE is_holdable
-    std::int64_t listen_channels = 0;  // pg_listening_channels()
-    std::int64_t advisory_locks = 0;   // pg_locks advisory rows of pg_backend_pid()
+    std::int64_t temp_objects = -1;     // objects in pg_my_temp_schema() (pg_depend)
+    std::int64_t hold_cursors = -1;     // pg_cursors WHERE is_holdable
+    std::int64_t listen_channels = -1;  // pg_listening_channels()
+    std::int64_t advisory_locks = -1;   // pg_locks advisory rows of pg_backend_pid()
 };
 
 struct VerificationQuery {
-    // One SELECT returning a single row of four bigint columns, in the order of
-    // VerificationResult. Read-only; safe to run as its own transaction at idle.
-    static constexpr std::string_view sql =
-        "SELECT "
-        "(SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = "
-        "pg_catalog.pg_my_temp_schema())"
-        " + (SELECT count(*) FROM pg_catalog.pg_proc WHERE pronamespace = "
-        "pg_catalog.pg_my_temp_schema())"
-        " + (SELECT count(*) FROM pg_catalog.pg_type WHERE typnamespace = "
-        "pg_catalog.pg_my_temp_schema())"
-        " + (SELECT count(*) FROM pg_catalog.pg_operator WHERE oprnamespace = "
-        "pg_catalog.pg_my_temp_schema())"
-        " + (SELECT count(*) FROM pg_catalog.pg_collation WHERE collnamespace = "
-        "pg_catalog.pg_my_temp_schema())"
-        " + (SELECT count(*) FROM pg_catalog.pg_conversion WHERE connamespace = "
-        "pg_catalog.pg_my_temp_schema())"
-        " + (SELECT count(*) FROM pg_catalog.pg_ts_config WHERE cfgnamespace = "
-        "pg_catalog.pg_my_temp_schema())"
-        " + (SELECT count(*) FROM pg_catalog.pg_ts_dict WHERE dictnamespace = "
-        "pg_catalog.pg_my_temp_schema())"
-        " AS temp_objects, "
-        "(SELECT count(*) FROM pg_catalog.pg_cursors WHERE is_holdable) AS hold_cursors, "
-        "(SELECT count(*) FROM pg_catalog.pg_listening_channels()) AS listen_channels, "
-        "(SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' "
-        "AND pid = pg_catalog.pg_backend_pid() AND granted) AS advisory_locks";
+    // Each check as a scalar subquery. Temp objects are counted through pg_depend's index
+    // (every object in a schema depends on it), which is far cheaper than scanning pg_class,
+    // pg_proc, pg_type ... for pg_my_temp_schema().
+    static constexpr std::string_view temp_objects_sql =
+        "(SELECT count(*) FROM pg_catalog.pg_depend WHERE refclassid = "
+        "'pg_catalog.pg_namespace'::pg_catalog.regclass AND refobjid = "
+        "pg_catalog.pg_my_temp_schema() AND refobjsubid = 0)";
+    static constexpr std::string_view hold_cursors_sql =
+        "(SELECT count(*) FROM pg_catalog.pg_cursors WHERE is_holdable)";
+    static constexpr std::string_view listen_channels_sql =
+        "(SELECT count(*) FROM pg_catalog.pg_listening_channels())";
+    static constexpr std::string_view advisory_locks_sql =
+        "(SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = "
+        "pg_catalog.pg_backend_pid() AND granted)";
     static constexpr std::size_t column_count = 4;
+
+    // One read-only SELECT returning a single row of four bigint columns in the order of
+    // VerificationResult; columns for reasons not in `reasons` are the constant -1 (so the
+    // expensive pg_locks scan only runs when advisory locks are in doubt).
+    [[nodiscard]] static std::string sql_for(PinSet reasons);
+    // Everything checked.
+    [[nodiscard]] static std::string sql_all();
 
     // The DataRow's text values (nullopt = NULL). nullopt when the row is not what the query
     // returns (wrong column count, non-numeric text).
