@@ -14,10 +14,12 @@ std::atomic<std::uint64_t> g_next_session_id{1};
 
 using parser::StatementKind;
 
-// Reported by the server but not settable: never part of the model.
-bool is_read_only_report(std::string_view name) {
+// Reported by the server but not settable, or (session_authorization) only changed by
+// statements pgmux tracks itself: a stray report must never turn into a replayed
+// SET SESSION AUTHORIZATION, which only superusers may run.
+bool is_ignored_report(std::string_view name) {
     return name == "server_version" || name == "server_encoding" || name == "integer_datetimes" ||
-           name == "is_superuser" || name == "in_hot_standby";
+           name == "is_superuser" || name == "in_hot_standby" || name == "session_authorization";
 }
 
 std::optional<std::string_view> bound(BindValues params, std::uint16_t number) {
@@ -220,7 +222,7 @@ void SessionState::apply_settings(const parser::Statement& stmt, BindValues para
 
 void SessionState::on_parameter_status(std::string_view name, std::string_view value) {
     std::string lower = parser::ascii_lower(name);
-    if (is_read_only_report(lower) || touched_all_) return;
+    if (is_ignored_report(lower) || touched_all_) return;
     if (std::find(touched_.begin(), touched_.end(), lower) != touched_.end()) return;
     if (auto it = tx_.settings.find(lower); it != tx_.settings.end() && it->second.value == value) {
         return;

@@ -245,9 +245,11 @@ TEST(SessionSettings, ParameterStatusForATrackedChangeKeepsTheTrackedValue) {
     s.on_statement_succeeded(c.statements[0]);
     s.on_parameter_status("TimeZone", "UTC");
     s.on_parameter_status("is_superuser", "on");
+    s.on_parameter_status("session_authorization", "postgres");
     s.on_ready_for_query('I');
     EXPECT_EQ(replay(s, "timezone"), "SET \"timezone\" TO 'utc'");
     EXPECT_EQ(value(s, "is_superuser"), "<default>");
+    EXPECT_EQ(value(s, "session_authorization"), "<default>");
 }
 
 TEST(SessionSettings, ParameterStatusInsideARolledBackBlockIsUndone) {

@@ -6,7 +6,8 @@
 // The proxy drives it with server-confirmed events only:
 //   on_statement_succeeded(stmt)   CommandComplete for a classified statement
 //   on_statement_failed()          ErrorResponse (for any statement, classified or not)
-//   on_parameter_status(n, v)      ParameterStatus the client's own statements caused
+//   on_parameter_status(n, v)      ParameterStatus the client's own statements caused (not
+//                                  the startup burst, not replies to pgmux's replays)
 //   on_ready_for_query(status)     end of a query cycle ('I', 'T', 'E')
 // Statements the prefilter let through need not be fed on success. Not thread-safe: it
 // belongs to the client session (one worker thread).
