@@ -52,7 +52,8 @@ def run_pgbench(endpoint, args, timeout):
     if not stats["ok"]:
         lines = r.stderr.strip().splitlines()
         server = [l for l in lines if "ERROR:" in l or "FATAL:" in l]
-        stats["error"] = ((server or lines or ["exit %d" % r.returncode])[0])[:160]
+        first = (server or lines or ["exit %d" % r.returncode])[0]
+        stats["error"] = first.replace("pgbench: error: ", "")[:160]
     return stats
 
 
