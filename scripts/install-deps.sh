@@ -44,6 +44,12 @@ if ((${#missing[@]})); then
   fi
   "${sudo_cmd[@]}" apt-get update -q
   "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+  # Debian starts a system PgBouncer on localhost:6432 right after installing
+  # it, the port pgmux's dev setup uses; pgmux's scripts run their own
+  # PgBouncer, so stop the one this install just started.
+  if [[ " ${missing[*]} " == *" pgbouncer "* ]] && command -v service >/dev/null 2>&1; then
+    "${sudo_cmd[@]}" service pgbouncer stop >/dev/null 2>&1 || true
+  fi
 else
   echo "install-deps: all Debian packages present" >&2
 fi

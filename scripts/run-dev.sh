@@ -28,7 +28,8 @@ fi
 
 for port in "${listen##*:}" "${admin_listen##*:}"; do
   if port_in_use "$port"; then
-    echo "error: port $port is already in use (another pgmux or a pgbouncer service?)" >&2
+    echo "error: port $port is already in use: $(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'users:.*' || echo 'by another process')" >&2
+    echo "       (a system PgBouncer? stop it with: service pgbouncer stop)" >&2
     exit 1
   fi
 done

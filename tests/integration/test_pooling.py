@@ -185,3 +185,33 @@ def test_max_client_conn_refuses_with_53300(pgmux, database):
     finally:
         for conn in held:
             conn.close()
+
+
+def test_startup_parameters_follow_each_client(pgmux, database):
+    # Pool of one: both clients' transactions run on the same server
+    # connection, yet each sees the parameters it asked for at startup.
+    proxy = pgmux(pool_size=1)
+    a = connect(proxy.endpoint, database, application_name="client-a",
+                options="-c work_mem=7MB -c DateStyle=German")
+    b = connect(proxy.endpoint, database, application_name="client-b")
+    try:
+        for _ in range(5):
+            assert a.execute("SELECT current_setting('application_name'), "
+                             "current_setting('work_mem'), current_setting('DateStyle')"
+                             ).fetchone() == ("client-a", "7MB", "German, DMY")
+            assert b.execute("SELECT current_setting('application_name'), "
+                             "current_setting('work_mem'), current_setting('DateStyle')"
+                             ).fetchone() == ("client-b", "4MB", "ISO, MDY")
+            assert backend_pid(a) == backend_pid(b)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_statement_log_fixture_sees_server_statements(pgmux, database, statement_log):
+    # Guards the harness: the statement log other suites use to count replays.
+    proxy = pgmux(pool_size=1)
+    with connect(proxy.endpoint, database) as conn:
+        conn.execute("SELECT 'marker-1234'")
+    wait_until(lambda: statement_log.count("marker-1234") == 1, timeout=5,
+               what="the statement in the server log")
