@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "pgmux/auth/crypto.hpp"
 #include "protocol/frame.h"
 #include "protocol/wire.h"
 #include "runtime/log.h"
@@ -97,27 +98,33 @@ asio::awaitable<std::optional<ConnectError>> ServerConnection::login(const Serve
     auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(startup), use_nothrow);
     if (wec) co_return ConnectError{"cannot send startup packet: " + wec.message(), {}};
 
+    ServerCredentials credentials =
+        target.learned ? target.learned->snapshot() : ServerCredentials{};
+    if (target.password) credentials.password = target.password;
+    if (target.md5_hash) credentials.md5_hash = target.md5_hash;
+    ServerAuthenticator authenticator(target.user, std::move(credentials));
+
     for (;;) {
         auto frame = co_await read_frame(socket_, in_, target.max_message_bytes);
         if (!frame) co_return ConnectError{"server closed the connection during login", {}};
         const std::string_view body = frame->body;
         switch (frame->type) {
             case protocol::msg::kAuthentication: {
-                protocol::BodyReader r(body);
-                const auto code = r.i32();
-                if (!code) co_return ConnectError{"malformed authentication request", {}};
-                if (*code == 0) break;  // AuthenticationOk
-                if (*code == 3 && target.password) {
-                    std::string reply;
-                    protocol::append_password(reply, std::string(*target.password) + '\0');
-                    co_await asio::async_write(socket_, asio::buffer(reply), use_nothrow);
-                    break;
+                auto reply = authenticator.on_request(body);
+                if (auto* err = std::get_if<ServerAuthError>(&reply)) {
+                    co_return ConnectError{"cannot log in to the server as \"" + target.user +
+                                               "\": " + err->description,
+                                           {}};
                 }
-                co_return ConnectError{
-                    "server requested authentication method " + std::to_string(*code) +
-                        (target.password ? " which pgmux cannot answer"
-                                         : " but no server password is configured"),
-                    {}};
+                auto& r = std::get<ServerAuthenticator::Reply>(reply);
+                if (!r.message.empty()) {
+                    auto [aec, an] =
+                        co_await asio::async_write(socket_, asio::buffer(r.message), use_nothrow);
+                    auth::crypto::cleanse(r.message);
+                    if (aec)
+                        co_return ConnectError{"cannot send authentication: " + aec.message(), {}};
+                }
+                break;
             }
             case protocol::msg::kParameterStatus: {
                 protocol::BodyReader r(body);

@@ -14,6 +14,7 @@
 #include <string>
 #include <variant>
 
+#include "backend/server_auth.h"
 #include "config/config.h"
 #include "net/outbox.h"
 #include "net/read_buffer.h"
@@ -25,7 +26,11 @@ struct ServerTarget {
     config::Endpoint endpoint;
     std::string user;
     std::string database;
-    std::optional<std::string> password;
+    std::optional<std::string> password;  // plaintext: serves every method
+    std::optional<std::string> md5_hash;  // "md5...": serves MD5 only
+    // Shared by a pool's connection attempts: pass-through keys and hashes
+    // learned from clients that authenticated (see server_auth.h).
+    std::shared_ptr<LearnedCredentials> learned;
     std::chrono::milliseconds connect_timeout{15000};
     std::size_t max_message_bytes = 64u * 1024u * 1024u;
 };

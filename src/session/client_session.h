@@ -74,6 +74,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     boost::asio::awaitable<bool> handle_startup(const protocol::StartupPacket& packet);
     boost::asio::awaitable<bool> finish_login();
     void send_login_reply(const pool::Pool::ParameterList& parameters);
+    // startup_auth.cpp: authentication (between the startup checks and
+    // finish_login), then handing what the client proved to its pool.
+    boost::asio::awaitable<bool> authenticate();
+    void share_server_credentials();
     static boost::asio::awaitable<void> forward_cancel(boost::asio::any_io_executor executor,
                                                        config::Endpoint server, std::int32_t pid,
                                                        std::int32_t secret);
@@ -119,6 +123,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string database_;
     std::string user_;
     StartupSettings startup_;
+    // What the client proved at login (SCRAM pass-through keys, an MD5 hash
+    // from auth_query), kept only until the pool has it. Never logged.
+    backend::ServerCredentials learned_credentials_;
     CancelKey cancel_key_;
     bool registered_cancel_ = false;
 

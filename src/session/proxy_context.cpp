@@ -3,7 +3,7 @@
 namespace pgmux::session {
 
 ProxyContext::ProxyContext(std::shared_ptr<const config::Config> config)
-    : config_(std::move(config)) {}
+    : auth(*config), config_(std::move(config)) {}
 
 std::shared_ptr<const config::Config> ProxyContext::config() const {
     std::lock_guard lock(mu_);
@@ -23,6 +23,7 @@ pool::PoolSettings ProxyContext::settings_for(const config::Config& c,
     s.target.user = db.server_user.value_or(user);
     s.target.database = db.server_dbname.empty() ? database : db.server_dbname;
     s.target.password = db.server_password ? db.server_password : c.server_password;
+    auth.add_server_credentials(s.target);  // else the auth file's plaintext / MD5 secret
     s.target.connect_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(c.server_connect_timeout);
     s.target.max_message_bytes = c.max_message_bytes;
@@ -32,11 +33,14 @@ pool::PoolSettings ProxyContext::settings_for(const config::Config& c,
 }
 
 void ProxyContext::set_config(std::shared_ptr<const config::Config> config) {
+    auth.reload(*config);  // throws before anything changes
     std::lock_guard lock(mu_);
     config_ = std::move(config);
     for (auto& [key, pool] : pools_) {
         if (const auto* db = config_->find_database(key.database)) {
-            pool->update_settings(settings_for(*config_, *db, key.database, key.user));
+            auto settings = settings_for(*config_, *db, key.database, key.user);
+            settings.target.learned = pool->settings().target.learned;
+            pool->update_settings(settings);
         }
     }
 }
@@ -48,7 +52,9 @@ std::shared_ptr<pool::Pool> ProxyContext::pool_for(const std::string& database,
     if (auto it = pools_.find(key); it != pools_.end()) return it->second;
     const auto* db = config_->find_database(database);
     if (db == nullptr) return nullptr;
-    auto pool = std::make_shared<pool::Pool>(key, settings_for(*config_, *db, database, user));
+    auto settings = settings_for(*config_, *db, database, user);
+    settings.target.learned = std::make_shared<backend::LearnedCredentials>();
+    auto pool = std::make_shared<pool::Pool>(key, std::move(settings));
     pools_.emplace(key, pool);
     return pool;
 }

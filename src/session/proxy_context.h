@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth_source/auth_source.h"
 #include "config/config.h"
 #include "pool/pool.h"
 #include "session/cancel_registry.h"
@@ -41,7 +42,8 @@ class ProxyContext {
     explicit ProxyContext(std::shared_ptr<const config::Config> config);
 
     [[nodiscard]] std::shared_ptr<const config::Config> config() const;
-    // Installs a reloaded configuration and applies pool settings to pools.
+    // Installs a reloaded configuration and applies pool settings to pools;
+    // re-reads the auth file first and throws (changing nothing) when it is bad.
     void set_config(std::shared_ptr<const config::Config> config);
 
     // The pool for (database, user), created on first use; nullptr when no
@@ -50,6 +52,8 @@ class ProxyContext {
                                                        const std::string& user);
     [[nodiscard]] std::vector<std::shared_ptr<pool::Pool>> pools() const;
 
+    // Secrets of clients and server users: auth file and auth_query.
+    auth_source::AuthSource auth;
     CancelRegistry cancels;
     Counters counters;
     std::atomic<int> clients{0};  // connected clients (max_client_conn)

@@ -140,6 +140,7 @@ asio::awaitable<bool> ClientSession::handle_startup(const protocol::StartupPacke
         co_return false;
     }
     startup_ = std::move(settings);
+    if (!co_await authenticate()) co_return false;
     pool_ = proxy_.pool_for(database_, user_);
     if (!pool_) {
         send_error("FATAL", "3D000", "database \"" + database_ + "\" does not exist",
@@ -147,6 +148,7 @@ asio::awaitable<bool> ClientSession::handle_startup(const protocol::StartupPacke
         co_return false;
     }
     mode_ = pool_->settings().mode;
+    share_server_credentials();
     co_return co_await finish_login();
 }
 
