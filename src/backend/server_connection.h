@@ -19,6 +19,7 @@
 #include "net/outbox.h"
 #include "net/read_buffer.h"
 #include "protocol/messages.h"
+#include "statements/prepared_statement.h"
 
 namespace pgmux::backend {
 
@@ -82,6 +83,13 @@ class ServerConnection {
     // Settings pgmux applied on this connection for the client that used it
     // last (name -> value); replays send only the difference.
     std::map<std::string, std::string, std::less<>> applied_settings;
+    // Content-addressed prepared statements this backend holds.
+    statements::ServerStatementCache statements{1024};
+    // Whose unnamed statement the backend holds (a token a client gets per
+    // unnamed Parse; 0 = none or unknown).
+    std::uint64_t unnamed_owner = 0;
+    // Set when the backend must not be reused (it has a pg_temp schema).
+    bool discard_on_release = false;
 
     Clock::time_point created_at = Clock::now();
     Clock::time_point last_used_at = Clock::now();

@@ -286,6 +286,18 @@ void Pool::remember_login(const std::string& settings_key, ParameterList paramet
     login_cache_[settings_key] = std::move(parameters);
 }
 
+bool Pool::statement_known(const std::string& server_name) const {
+    std::lock_guard lock(mu_);
+    return known_statements_.contains(server_name);
+}
+
+void Pool::remember_statement(const std::string& server_name) {
+    constexpr std::size_t kMaxKnown = 100000;
+    std::lock_guard lock(mu_);
+    if (known_statements_.size() >= kMaxKnown) known_statements_.clear();
+    known_statements_.insert(server_name);
+}
+
 PoolStats Pool::stats() const {
     std::lock_guard lock(mu_);
     return PoolStats{settings_.size,

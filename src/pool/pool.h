@@ -10,11 +10,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -88,6 +89,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
     [[nodiscard]] std::optional<ParameterList> cached_login(const std::string& settings_key) const;
     void remember_login(const std::string& settings_key, ParameterList parameters);
 
+    // Server-side statement names some server of this pool parsed without
+    // error: a client's Parse of such a statement can be answered without a
+    // server while the client is between transactions.
+    [[nodiscard]] bool statement_known(const std::string& server_name) const;
+    void remember_statement(const std::string& server_name);
+
     [[nodiscard]] PoolStats stats() const;
     [[nodiscard]] const PoolKey& key() const noexcept { return key_; }
     [[nodiscard]] PoolSettings settings() const;
@@ -115,6 +122,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
     std::vector<std::unique_ptr<backend::ServerConnection>> idle_;
     std::deque<std::shared_ptr<Waiter>> waiters_;
     std::map<std::string, ParameterList> login_cache_;  // bounded, see remember_login
+    std::unordered_set<std::string> known_statements_;  // bounded, see remember_statement
 };
 
 }  // namespace pgmux::pool

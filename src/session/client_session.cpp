@@ -12,19 +12,6 @@
 namespace pgmux::session {
 
 namespace asio = boost::asio;
-using protocol::msg::kBind;
-using protocol::msg::kClose;
-using protocol::msg::kCopyData;
-using protocol::msg::kCopyDone;
-using protocol::msg::kCopyFail;
-using protocol::msg::kDescribe;
-using protocol::msg::kExecute;
-using protocol::msg::kFlush;
-using protocol::msg::kFunctionCall;
-using protocol::msg::kParse;
-using protocol::msg::kQuery;
-using protocol::msg::kSync;
-using protocol::msg::kTerminate;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 // A server's output waiting for a slow peer is bounded: past the high mark
@@ -55,28 +42,6 @@ const char* to_string(CloseReason r) noexcept {
     }
     return "unknown";
 }
-
-namespace {
-bool is_frontend_message(char type) {
-    switch (type) {
-        case kQuery:
-        case kParse:
-        case kBind:
-        case kDescribe:
-        case kExecute:
-        case kClose:
-        case kSync:
-        case kFlush:
-        case kFunctionCall:
-        case kCopyData:
-        case kCopyDone:
-        case kCopyFail:
-            return true;
-        default:
-            return false;
-    }
-}
-}  // namespace
 
 ClientSession::ClientSession(asio::ip::tcp::socket socket, ProxyContext& proxy,
                              WorkerContext& worker, std::uint64_t id)
@@ -109,15 +74,23 @@ void ClientSession::finish() {
     registered_cancel_ = false;
     closing_ = true;
     if (server_) {
-        const bool idle = pending_.empty() && !unsynced_ && tx_status_ == 'I';
+        const bool idle = tracker_.empty() && !unsynced_ && tx_status_ == 'I';
         if (idle && mode_ == config::PoolMode::kSession && relay_running_) {
             // Session mode: wipe the client's state before anyone else gets the
-            // server; the relay releases it when DISCARD ALL completes.
-            pending_.push_back(PendingReply{true});
+            // server; the relay releases it when DISCARD ALL completes. A
+            // backend that ever had a pg_temp schema keeps it, and a later
+            // client could observe it, so such a server is closed instead.
             std::string q;
+            protocol::append_query(q, "SELECT pg_catalog.pg_my_temp_schema() <> 0");
+            expect(PendingReply{.expect = Expect::kQuery,
+                                .action = Action::kSwallowAll,
+                                .inspect = Inspect::kTempSchemaCheck});
             protocol::append_query(q, "DISCARD ALL");
+            expect(PendingReply{.expect = Expect::kQuery, .action = Action::kSwallowAll});
             server_->out().send(q);
             server_->applied_settings.clear();
+            server_->statements.clear();
+            server_->unnamed_owner = 0;
         } else if (idle && mode_ == config::PoolMode::kTransaction) {
             release_server();
         } else {
@@ -171,106 +144,6 @@ asio::awaitable<void> ClientSession::serve() {
     }
 }
 
-asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
-    std::string_view data) {
-    std::size_t pos = 0;
-    std::size_t forward_from = std::string_view::npos;
-    auto forward_pending = [&] {
-        if (forward_from != std::string_view::npos && server_) {
-            server_->out().append(data.substr(forward_from, pos - forward_from));
-        }
-        forward_from = std::string_view::npos;
-    };
-    while (pos < data.size()) {
-        const auto r = protocol::decode_frame(data.substr(pos), config_->max_message_bytes);
-        if (r.status == protocol::DecodeStatus::kNeedMore) break;
-        if (r.status != protocol::DecodeStatus::kFrame) {
-            forward_pending();
-            proxy_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-            send_error("FATAL", "08P01",
-                       r.status == protocol::DecodeStatus::kTooLarge
-                           ? "message too large (max_message_bytes is " +
-                                 std::to_string(config_->max_message_bytes) + ")"
-                           : "invalid message length");
-            close_reason_ = CloseReason::kProtocolError;
-            co_return std::nullopt;
-        }
-        const protocol::Frame& f = r.frame;
-        if (f.type == kTerminate) {
-            forward_pending();
-            if (server_) server_->out().flush();
-            close_reason_ = CloseReason::kClientTerminate;
-            co_return std::nullopt;
-        }
-        if (!is_frontend_message(f.type)) {
-            forward_pending();
-            proxy_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-            send_error("FATAL", "08P01",
-                       "invalid frontend message type " + std::to_string(int(f.type)));
-            close_reason_ = CloseReason::kProtocolError;
-            co_return std::nullopt;
-        }
-        if (discard_until_sync_) {
-            // A failure was already reported; like the server, skip to Sync.
-            if (f.type == kSync) {
-                discard_until_sync_ = false;
-                std::string rfq;
-                protocol::append_ready_for_query(rfq, tx_status_);
-                out_.send(rfq);
-            }
-            pos += r.consumed;
-            continue;
-        }
-        if (!server_) {
-            if (!co_await link_server()) {
-                if (closing_) co_return std::nullopt;
-                // The failure was sent as an ErrorResponse; finish the cycle
-                // the way the server would have.
-                if (f.type == kQuery) {
-                    std::string rfq;
-                    protocol::append_ready_for_query(rfq, tx_status_);
-                    out_.send(rfq);
-                    pos += r.consumed;
-                } else {
-                    discard_until_sync_ = true;
-                }
-                continue;
-            }
-        }
-        switch (f.type) {
-            case kQuery:
-                pending_.push_back(PendingReply{});
-                proxy_.counters.queries.fetch_add(1, std::memory_order_relaxed);
-                break;
-            case kSync:
-                pending_.push_back(PendingReply{});
-                unsynced_ = false;
-                break;
-            case kFunctionCall:
-                pending_.push_back(PendingReply{});
-                break;
-            case kExecute:
-                proxy_.counters.queries.fetch_add(1, std::memory_order_relaxed);
-                unsynced_ = true;
-                break;
-            case kParse:
-            case kBind:
-            case kDescribe:
-            case kClose:
-            case kFlush:
-                unsynced_ = true;
-                break;
-            default:
-                break;  // COPY data flows through untouched
-        }
-        if (forward_from == std::string_view::npos) forward_from = pos;
-        pos += r.consumed;
-    }
-    forward_pending();
-    if (server_) server_->out().flush();
-    co_return pos;
-}
-
 asio::awaitable<bool> ClientSession::link_server() {
     const auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(config_->query_wait_timeout);
@@ -299,7 +172,7 @@ void ClientSession::append_replay(backend::ServerConnection& server) {
     protocol::append_query(q, sql);
     server.out().append(q);
     server.applied_settings = startup_.values;
-    pending_.push_back(PendingReply{true});
+    expect(PendingReply{.expect = Expect::kQuery, .action = Action::kSwallowAll});
     proxy_.counters.replays.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -353,7 +226,7 @@ void ClientSession::request_close(CloseReason reason) {
     asio::post(socket_.get_executor(), [self = shared_from_this(), reason] {
         if (self->closing_) return;
         const bool busy = self->server_ &&
-                          (!self->pending_.empty() || self->unsynced_ || self->tx_status_ != 'I');
+                          (!self->tracker_.empty() || self->unsynced_ || self->tx_status_ != 'I');
         if (reason == CloseReason::kShutdown && busy) return;  // closed when the transaction ends
         if (reason == CloseReason::kShutdown) {
             self->send_error("FATAL", "57P01",

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -25,7 +26,9 @@
 #include "pool/pool.h"
 #include "protocol/frame.h"
 #include "session/proxy_context.h"
+#include "session/reply_tracker.h"
 #include "session/startup_settings.h"
+#include "statements/prepared_statement.h"
 
 namespace pgmux::session {
 
@@ -42,11 +45,6 @@ enum class CloseReason {
     kTooManyClients,
 };
 [[nodiscard]] const char* to_string(CloseReason r) noexcept;
-
-// What a server reply cycle (ending in ReadyForQuery) is for.
-struct PendingReply {
-    bool swallow = false;  // injected by pgmux: the client must not see it
-};
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
   public:
@@ -87,6 +85,30 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Handles the complete frames at the start of `data`; returns bytes used,
     // or nullopt when the session must end.
     boost::asio::awaitable<std::optional<std::size_t>> handle_client_bytes(std::string_view data);
+    // client_messages.cpp: per-message handling on the way to the server.
+    // Each appends what the server must receive to `to_server` and records
+    // the replies it expects.
+    // Answers a Parse/Close...Sync batch without a server when it can;
+    // returns the bytes consumed (0: a server is needed).
+    [[nodiscard]] std::size_t answer_without_server(std::string_view data);
+    void on_query(const protocol::Frame& f, std::string& to_server);
+    void on_parse(const protocol::Frame& f, std::string& to_server);
+    void on_bind(const protocol::Frame& f, std::string& to_server);
+    void on_describe(const protocol::Frame& f, std::string& to_server);
+    void on_close(const protocol::Frame& f, std::string& to_server);
+    void on_execute(const protocol::Frame& f, std::string& to_server);
+    // Makes the server hold `ps` (re-Parse if needed, evicting LRU entries).
+    void ensure_prepared(const statements::PreparedStatement& ps, std::string& to_server);
+    // Makes the server hold this client's unnamed statement; false if it has none.
+    bool ensure_unnamed(std::string& to_server);
+    // Makes the server fail the current extended-protocol batch with our own
+    // error, so the transaction aborts and later messages are skipped exactly
+    // as PostgreSQL would.
+    void fail_on_server(std::string_view sqlstate, std::string message, std::string& to_server);
+    void expect(PendingReply reply);
+    void emit_synthesized();
+    [[nodiscard]] std::shared_ptr<const parser::Classification> classify(std::string_view sql);
+
     boost::asio::awaitable<bool> link_server();
     void start_relay();
     void reply_wait_failure(const pool::AcquireError& error);
@@ -98,6 +120,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Processes the complete server frames in `data`; returns bytes consumed
     // and whether the server was released back to the pool.
     std::pair<std::size_t, bool> handle_server_bytes(std::string_view data);
+    void on_server_message_seen(const protocol::Frame& f, const Verdict& v);
     [[nodiscard]] bool may_release_server() const noexcept;
     void release_server();
     void drop_server(const char* why);
@@ -131,9 +154,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
     std::unique_ptr<backend::ServerConnection> server_;
     std::uint64_t last_server_id_ = 0;
-    std::deque<PendingReply> pending_;  // one entry per expected ReadyForQuery
-    bool unsynced_ = false;             // extended-protocol messages sent since the last Sync
-    bool discard_until_sync_ = false;   // after a failure answered locally
+    ReplyTracker tracker_;  // what the linked server still owes us
+    // The client's prepared statements by its own names, and its unnamed one.
+    std::unordered_map<std::string, std::shared_ptr<const statements::PreparedStatement>>
+        statements_;
+    std::shared_ptr<const statements::PreparedStatement> unnamed_;
+    std::uint64_t unnamed_token_ = 0;
+    // Portal -> what executing it does (cleared when the transaction ends).
+    std::unordered_map<std::string, std::shared_ptr<const parser::Classification>> portals_;
+    bool unsynced_ = false;            // extended-protocol messages sent since the last Sync
+    bool discard_until_sync_ = false;  // after a failure answered locally
     char tx_status_ = 'I';
     bool relay_running_ = false;
     bool closing_ = false;

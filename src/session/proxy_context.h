@@ -15,6 +15,7 @@
 
 #include "auth_source/auth_source.h"
 #include "config/config.h"
+#include "pgmux/parser/classifier.hpp"
 #include "pool/pool.h"
 #include "session/cancel_registry.h"
 
@@ -35,6 +36,15 @@ struct Counters {
     std::atomic<std::uint64_t> cancels_forwarded{0};
     std::atomic<std::uint64_t> protocol_errors{0};
     std::atomic<std::uint64_t> servers_lost{0};
+    // Prepared statements (issue: prepared statements under pooling).
+    std::atomic<std::uint64_t> client_parses{0};
+    std::atomic<std::uint64_t> server_parses{0};
+    std::atomic<std::uint64_t> parses_saved{0};
+    std::atomic<std::uint64_t> statement_cache_hits{0};
+    std::atomic<std::uint64_t> statement_cache_misses{0};
+    std::atomic<std::uint64_t> statement_cache_evictions{0};
+    std::atomic<std::uint64_t> reprepares{0};
+    std::atomic<std::uint64_t> unparsed_statements{0};
 };
 
 class ProxyContext {
@@ -77,6 +87,10 @@ struct WorkerContext {
     std::unordered_map<std::uint64_t, std::weak_ptr<ClientSession>> sessions;
     // Reads land here first so idle clients hold no buffer of their own.
     std::vector<char> scratch = std::vector<char>(64 * 1024);
+    // Statement classification cache (not thread-safe: one per worker).
+    parser::Classifier classifier{4096};
+    // Tokens naming a client's unnamed statement generation (see ServerConnection).
+    std::uint64_t next_unnamed_token = 1;
 };
 
 }  // namespace pgmux::session

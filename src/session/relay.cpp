@@ -38,7 +38,7 @@ asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self,
             proxy_.counters.servers_lost.fetch_add(1, std::memory_order_relaxed);
             LOG_WARN << "server connection S" << server->id() << " of client C" << id_
                      << " was lost: " << (wec ? wec.message() : ec.message());
-            const bool client_waiting = !pending_.empty() || tx_status_ != 'I' || unsynced_ ||
+            const bool client_waiting = !tracker_.empty() || tx_status_ != 'I' || unsynced_ ||
                                         mode_ == config::PoolMode::kSession;
             drop_server("the server connection was lost");
             if (!closing_ && client_waiting) {
@@ -54,7 +54,7 @@ asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self,
         if (server_.get() != server) break;  // a protocol error dropped it
         server->in().consume(consumed);
         out_.flush();
-        const bool between_transactions = pending_.empty() && !unsynced_ && tx_status_ == 'I';
+        const bool between_transactions = tracker_.empty() && !unsynced_ && tx_status_ == 'I';
         const bool shutdown_now = proxy_.shutting_down.load() && !closing_ && between_transactions;
         if (release || shutdown_now) {
             if (release && server->in().empty()) {
@@ -97,57 +97,103 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
             return {pos, false};
         }
         const protocol::Frame& f = r.frame;
-        const bool swallow = !pending_.empty() && pending_.front().swallow;
-        switch (f.type) {
-            case msg::kReadyForQuery:
-                tx_status_ = f.body.empty() ? 'I' : f.body[0];
-                if (!pending_.empty()) pending_.pop_front();
-                if (!swallow && tx_status_ == 'I') {
-                    proxy_.counters.transactions.fetch_add(1, std::memory_order_relaxed);
-                }
-                release = may_release_server();
-                break;
-            case msg::kParameterStatus: {
-                protocol::BodyReader br(f.body);
-                auto name = br.cstr();
-                auto value = br.cstr();
-                if (name && value) server_->parameters[std::string(*name)] = std::string(*value);
-                break;
-            }
-            case msg::kErrorResponse:
-                if (swallow) {
-                    auto fields = protocol::parse_error_fields(f.body);
-                    LOG_WARN << "replaying settings for client C" << id_ << " on server S"
-                             << server_->id() << " failed: "
-                             << (fields ? fields->sqlstate + " " + fields->message : "?");
-                } else if (auto fields = protocol::parse_error_fields(f.body);
-                           fields && (fields->severity == "FATAL" || fields->severity == "PANIC")) {
-                    fatal_forwarded_ = true;
-                }
-                break;
-            default:
-                break;
-        }
-        if (swallow) {
+        Verdict v = tracker_.on_server_message(f.type, f.body);
+        on_server_message_seen(f, v);
+        if (!v.replacement.empty()) {
+            forward_pending();
+            if (!closing_) out_.append(v.replacement);
+        } else if (!v.forward) {
             forward_pending();
         } else if (forward_from == std::string_view::npos) {
             forward_from = pos;
         }
         pos += r.consumed;
+        if (v.event.kind == ReplyEvent::Kind::kReadyForQuery) release = may_release_server();
+        if (tracker_.has_synthesized_head()) {
+            forward_pending();
+            std::string bytes;
+            tracker_.take_synthesized(bytes);
+            if (!closing_) out_.append(bytes);
+        }
     }
     forward_pending();
     return {pos, release};
 }
 
+void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdict& v) {
+    switch (f.type) {
+        case msg::kParameterStatus: {
+            protocol::BodyReader br(f.body);
+            auto name = br.cstr();
+            auto value = br.cstr();
+            if (name && value) server_->parameters[std::string(*name)] = std::string(*value);
+            break;
+        }
+        case msg::kErrorResponse:
+            if (!v.forward && v.replacement.empty()) {
+                auto fields = protocol::parse_error_fields(f.body);
+                LOG_WARN << "a request pgmux made for client C" << id_ << " on server S"
+                         << server_->id() << " failed: "
+                         << (fields ? fields->sqlstate + " " + fields->message : "?");
+            } else if (auto fields = protocol::parse_error_fields(f.body);
+                       fields && (fields->severity == "FATAL" || fields->severity == "PANIC")) {
+                fatal_forwarded_ = true;
+            }
+            if (!v.failed_client_statement.empty()) {
+                auto it = statements_.find(v.failed_client_statement);
+                if (it != statements_.end() &&
+                    (v.failed_server_statement.empty() ||
+                     it->second->server_name == v.failed_server_statement)) {
+                    statements_.erase(it);
+                }
+            }
+            if (!v.failed_server_statement.empty()) {
+                server_->statements.erase(v.failed_server_statement);
+            }
+            break;
+        case msg::kParseComplete:
+            if (!v.parsed_server_statement.empty()) {
+                pool_->remember_statement(v.parsed_server_statement);
+            }
+            break;
+        case msg::kDataRow:
+            if (v.inspect == Inspect::kTempSchemaCheck) {
+                // One boolean column: "t" when the backend has a pg_temp schema.
+                protocol::BodyReader br(f.body);
+                auto columns = br.i16();
+                auto len = br.i32();
+                auto value =
+                    len && *len > 0 ? br.bytes(static_cast<std::size_t>(*len)) : std::nullopt;
+                if (columns && *columns == 1 && value && *value == "t") {
+                    server_->discard_on_release = true;
+                }
+            }
+            break;
+        default:
+            break;
+    }
+    if (v.event.kind == ReplyEvent::Kind::kReadyForQuery) {
+        tx_status_ = v.event.tx_status;
+        if (tx_status_ == 'I') {
+            portals_.clear();
+            if (v.forward) proxy_.counters.transactions.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+}
+
 bool ClientSession::may_release_server() const noexcept {
-    if (!pending_.empty() || unsynced_ || tx_status_ != 'I') return false;
+    if (!tracker_.empty() || unsynced_ || tx_status_ != 'I') return false;
     return mode_ == config::PoolMode::kTransaction || closing_;
 }
 
 void ClientSession::release_server() {
+    if (server_->discard_on_release) {
+        drop_server("the backend has a pg_temp schema another client could observe");
+        return;
+    }
     server_->last_client_id = id_;
     pool_->release(std::move(server_));
-    pending_.clear();
+    tracker_.clear();
     unsynced_ = false;
 }
 
@@ -157,7 +203,7 @@ void ClientSession::drop_server(const char* why) {
              << why;
     server_->close();
     server_.reset();
-    pending_.clear();
+    tracker_.clear();
     unsynced_ = false;
     tx_status_ = 'I';
 }

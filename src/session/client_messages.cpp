@@ -1,0 +1,475 @@
+// The client-to-server half of a session: splits what the client sent into
+// messages, keeps most of them byte for byte, rewrites the ones that name
+// prepared statements, injects what the server lacks, and records which
+// replies to expect.
+#include "pgmux/parser/prefilter.hpp"
+#include "protocol/messages.h"
+#include "protocol/wire.h"
+#include "runtime/log.h"
+#include "session/client_session.h"
+
+namespace pgmux::session {
+
+namespace asio = boost::asio;
+namespace msg = protocol::msg;
+
+namespace {
+
+bool is_frontend_message(char type) {
+    switch (type) {
+        case msg::kQuery:
+        case msg::kParse:
+        case msg::kBind:
+        case msg::kDescribe:
+        case msg::kExecute:
+        case msg::kClose:
+        case msg::kSync:
+        case msg::kFlush:
+        case msg::kFunctionCall:
+        case msg::kCopyData:
+        case msg::kCopyDone:
+        case msg::kCopyFail:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// Appends a message of `type` whose body is `parts` concatenated.
+void append_message(std::string& out, char type, std::initializer_list<std::string_view> parts) {
+    std::size_t len = 4;
+    for (auto p : parts) len += p.size();
+    out.push_back(type);
+    protocol::put_u32(out, static_cast<std::uint32_t>(len));
+    for (auto p : parts) out.append(p);
+}
+
+std::string one_byte_message(char type) {
+    std::string m;
+    protocol::append_simple(m, type);
+    return m;
+}
+
+// The Parse message's parameter-type section must be an int16 count and that
+// many OIDs; anything else goes to the server untouched, which rejects it.
+bool valid_param_types(std::string_view types) {
+    if (types.size() < 2) return false;
+    const auto n = protocol::read_i16(types.data());
+    return n >= 0 && types.size() == 2 + 4 * static_cast<std::size_t>(n);
+}
+
+}  // namespace
+
+std::shared_ptr<const parser::Classification> ClientSession::classify(std::string_view sql) {
+    if (!parser::may_affect_session_state(sql)) return nullptr;
+    auto c = worker_.classifier.classify(sql);
+    if (!c->parsed) proxy_.counters.unparsed_statements.fetch_add(1, std::memory_order_relaxed);
+    return c->relevant || !c->parsed ? c : nullptr;
+}
+
+void ClientSession::expect(PendingReply reply) {
+    const bool synthesized = reply.action == Action::kSynthesize;
+    tracker_.expect(std::move(reply));
+    if (synthesized) emit_synthesized();
+}
+
+void ClientSession::emit_synthesized() {
+    std::string bytes;
+    if (tracker_.take_synthesized(bytes)) out_.send(bytes);
+}
+
+asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
+    std::string_view data) {
+    std::size_t pos = 0;
+    // Consecutive messages that go to the server unchanged are appended as
+    // one range; anything rewritten or injected first closes the range.
+    std::size_t verbatim_from = std::string_view::npos;
+    std::string rewritten;
+    auto flush_verbatim = [&] {
+        if (verbatim_from != std::string_view::npos && server_) {
+            server_->out().append(data.substr(verbatim_from, pos - verbatim_from));
+        }
+        verbatim_from = std::string_view::npos;
+    };
+    while (pos < data.size()) {
+        const auto r = protocol::decode_frame(data.substr(pos), config_->max_message_bytes);
+        if (r.status == protocol::DecodeStatus::kNeedMore) break;
+        if (r.status != protocol::DecodeStatus::kFrame) {
+            flush_verbatim();
+            proxy_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+            send_error("FATAL", "08P01",
+                       r.status == protocol::DecodeStatus::kTooLarge
+                           ? "message too large (max_message_bytes is " +
+                                 std::to_string(config_->max_message_bytes) + ")"
+                           : "invalid message length");
+            close_reason_ = CloseReason::kProtocolError;
+            co_return std::nullopt;
+        }
+        const protocol::Frame& f = r.frame;
+        if (f.type == msg::kTerminate) {
+            flush_verbatim();
+            if (server_) server_->out().flush();
+            close_reason_ = CloseReason::kClientTerminate;
+            co_return std::nullopt;
+        }
+        if (!is_frontend_message(f.type)) {
+            flush_verbatim();
+            proxy_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+            send_error("FATAL", "08P01",
+                       "invalid frontend message type " + std::to_string(int(f.type)));
+            close_reason_ = CloseReason::kProtocolError;
+            co_return std::nullopt;
+        }
+        if (discard_until_sync_) {
+            // A failure was already reported; like the server, skip to Sync.
+            if (f.type == msg::kSync) {
+                discard_until_sync_ = false;
+                std::string rfq;
+                protocol::append_ready_for_query(rfq, tx_status_);
+                out_.send(rfq);
+            }
+            pos += r.consumed;
+            continue;
+        }
+        if (!server_) {
+            if (auto answered = answer_without_server(data.substr(pos))) {
+                flush_verbatim();
+                pos += answered;
+                continue;
+            }
+            if (!co_await link_server()) {
+                if (closing_) co_return std::nullopt;
+                // The failure was sent as an ErrorResponse; finish the cycle
+                // the way the server would have.
+                if (f.type == msg::kQuery) {
+                    std::string rfq;
+                    protocol::append_ready_for_query(rfq, tx_status_);
+                    out_.send(rfq);
+                    pos += r.consumed;
+                } else {
+                    discard_until_sync_ = true;
+                }
+                continue;
+            }
+        }
+        rewritten.clear();
+        switch (f.type) {
+            case msg::kQuery:
+                on_query(f, rewritten);
+                break;
+            case msg::kParse:
+                on_parse(f, rewritten);
+                break;
+            case msg::kBind:
+                on_bind(f, rewritten);
+                break;
+            case msg::kDescribe:
+                on_describe(f, rewritten);
+                break;
+            case msg::kClose:
+                on_close(f, rewritten);
+                break;
+            case msg::kExecute:
+                on_execute(f, rewritten);
+                break;
+            case msg::kSync:
+                expect(PendingReply{.expect = Expect::kSync});
+                unsynced_ = false;
+                rewritten = f.raw;
+                break;
+            case msg::kFunctionCall:
+                expect(PendingReply{.expect = Expect::kFunctionCall});
+                rewritten = f.raw;
+                break;
+            case msg::kFlush:
+                unsynced_ = true;
+                rewritten = f.raw;
+                break;
+            default:  // COPY data flows through untouched
+                rewritten = f.raw;
+                break;
+        }
+        if (rewritten.size() == f.raw.size() && rewritten == f.raw) {
+            if (verbatim_from == std::string_view::npos) verbatim_from = pos;
+        } else {
+            flush_verbatim();
+            server_->out().append(rewritten);
+        }
+        pos += r.consumed;
+    }
+    flush_verbatim();
+    if (server_) server_->out().flush();
+    co_return pos;
+}
+
+std::size_t ClientSession::answer_without_server(std::string_view data) {
+    // Only a batch of Parse (of statements a server of this pool accepted
+    // before) and Close of statements, ended by Sync, qualifies: everything
+    // in it would succeed on the server and leave it as it was. This spares
+    // a server round trip for drivers that prepare at connection start, and
+    // keeps clients that prepare synchronously (pgbench -M prepared) from
+    // waiting for a server while a transaction elsewhere holds it.
+    if (tx_status_ != 'I') return 0;
+    std::size_t pos = 0;
+    std::string replies;
+    std::vector<std::pair<std::string, std::shared_ptr<const statements::PreparedStatement>>> adds;
+    std::vector<std::string> closes;
+    for (;;) {
+        const auto r = protocol::decode_frame(data.substr(pos), config_->max_message_bytes);
+        if (r.status != protocol::DecodeStatus::kFrame) return 0;
+        const auto& f = r.frame;
+        pos += r.consumed;
+        protocol::BodyReader br(f.body);
+        if (f.type == msg::kSync) break;
+        if (f.type == msg::kClose) {
+            const auto kind = br.byte();
+            const auto name = br.cstr();
+            if (!kind || !name || *kind != 'S' || name->empty()) return 0;
+            closes.emplace_back(*name);
+            replies += one_byte_message(msg::kCloseComplete);
+            continue;
+        }
+        if (f.type != msg::kParse) return 0;
+        const auto name = br.cstr();
+        const auto query = br.cstr();
+        const auto types = br.bytes(br.remaining());
+        if (!name || !query || !types || name->empty() || !valid_param_types(*types)) return 0;
+        std::string client_name(*name);
+        auto ps = statements::make_prepared_statement(*query, *types, nullptr);
+        if (!pool_->statement_known(ps->server_name)) return 0;
+        bool duplicate = statements_.contains(client_name);
+        for (const auto& [n, p] : adds) duplicate = duplicate || n == client_name;
+        if (duplicate) return 0;
+        ps = statements::make_prepared_statement(*query, *types, classify(*query));
+        adds.emplace_back(std::move(client_name), std::move(ps));
+        replies += one_byte_message(msg::kParseComplete);
+    }
+    // Apply in message order: a Close may name a statement parsed before it.
+    for (auto& [name, ps] : adds) statements_[name] = std::move(ps);
+    for (const auto& name : closes) statements_.erase(name);
+    proxy_.counters.client_parses.fetch_add(adds.size(), std::memory_order_relaxed);
+    proxy_.counters.parses_saved.fetch_add(adds.size(), std::memory_order_relaxed);
+    protocol::append_ready_for_query(replies, tx_status_);
+    out_.send(replies);
+    return pos;
+}
+
+void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
+    proxy_.counters.queries.fetch_add(1, std::memory_order_relaxed);
+    const std::string_view sql = f.body.empty() ? f.body : f.body.substr(0, f.body.size() - 1);
+    // A simple Query destroys the unnamed statement, on the server as for the client.
+    unnamed_.reset();
+    server_->unnamed_owner = 0;
+    expect(PendingReply{.expect = Expect::kQuery, .classification = classify(sql)});
+    to_server = f.raw;
+}
+
+void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
+    proxy_.counters.client_parses.fetch_add(1, std::memory_order_relaxed);
+    unsynced_ = true;
+    protocol::BodyReader r(f.body);
+    const auto name = r.cstr();
+    const auto query = r.cstr();
+    const auto types = r.bytes(r.remaining());
+    if (!name || !query || !types || !valid_param_types(*types)) {
+        expect(PendingReply{.expect = Expect::kParse});
+        to_server = f.raw;  // malformed: the server reports it
+        return;
+    }
+    auto ps = statements::make_prepared_statement(*query, *types, classify(*query));
+    if (name->empty()) {
+        unnamed_ = std::move(ps);
+        unnamed_token_ = (std::uint64_t(worker_.index) << 56) | worker_.next_unnamed_token++;
+        server_->unnamed_owner = unnamed_token_;
+        expect(PendingReply{.expect = Expect::kParse});
+        to_server = f.raw;
+        return;
+    }
+    std::string client_name(*name);
+    if (statements_.contains(client_name)) {
+        fail_on_server("42P05", "prepared statement \"" + client_name + "\" already exists",
+                       to_server);
+        return;
+    }
+    statements_[client_name] = ps;
+    if (server_->statements.contains(ps->server_name) && tx_status_ != 'E') {
+        server_->statements.touch(ps->server_name);
+        proxy_.counters.parses_saved.fetch_add(1, std::memory_order_relaxed);
+        proxy_.counters.statement_cache_hits.fetch_add(1, std::memory_order_relaxed);
+        expect(PendingReply{.expect = Expect::kParse,
+                            .action = Action::kSynthesize,
+                            .synthesized = one_byte_message(msg::kParseComplete)});
+        return;
+    }
+    const bool added = !server_->statements.contains(ps->server_name);
+    if (added) {
+        proxy_.counters.statement_cache_misses.fetch_add(1, std::memory_order_relaxed);
+        if (auto evicted = server_->statements.insert(ps->server_name)) {
+            proxy_.counters.statement_cache_evictions.fetch_add(1, std::memory_order_relaxed);
+            append_message(to_server, msg::kClose, {"S", *evicted, std::string_view("\0", 1)});
+            expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
+        }
+    }
+    proxy_.counters.server_parses.fetch_add(1, std::memory_order_relaxed);
+    to_server += ps->parse_message;
+    expect(PendingReply{.expect = Expect::kParse,
+                        .client_statement = client_name,
+                        .server_statement = added ? ps->server_name : std::string(),
+                        .parsed_name = ps->server_name});
+}
+
+void ClientSession::ensure_prepared(const statements::PreparedStatement& ps,
+                                    std::string& to_server) {
+    if (server_->statements.contains(ps.server_name)) {
+        server_->statements.touch(ps.server_name);
+        proxy_.counters.statement_cache_hits.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    proxy_.counters.statement_cache_misses.fetch_add(1, std::memory_order_relaxed);
+    proxy_.counters.reprepares.fetch_add(1, std::memory_order_relaxed);
+    proxy_.counters.server_parses.fetch_add(1, std::memory_order_relaxed);
+    if (auto evicted = server_->statements.insert(ps.server_name)) {
+        proxy_.counters.statement_cache_evictions.fetch_add(1, std::memory_order_relaxed);
+        append_message(to_server, msg::kClose, {"S", *evicted, std::string_view("\0", 1)});
+        expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
+    }
+    to_server += ps.parse_message;
+    expect(PendingReply{.expect = Expect::kParse,
+                        .action = Action::kSwallow,
+                        .server_statement = ps.server_name,
+                        .parsed_name = ps.server_name});
+}
+
+bool ClientSession::ensure_unnamed(std::string& to_server) {
+    if (!unnamed_) return false;
+    if (server_->unnamed_owner == unnamed_token_) return true;
+    // The unnamed statement was parsed on another server connection (or
+    // replaced since): parse it again here, replies hidden.
+    std::string m;
+    append_message(m, msg::kParse,
+                   {std::string_view("\0", 1), unnamed_->query, std::string_view("\0", 1),
+                    unnamed_->param_types});
+    to_server += m;
+    expect(PendingReply{.expect = Expect::kParse, .action = Action::kSwallow});
+    server_->unnamed_owner = unnamed_token_;
+    proxy_.counters.reprepares.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+void ClientSession::fail_on_server(std::string_view sqlstate, std::string message,
+                                   std::string& to_server) {
+    // A Parse the server must reject: it aborts the implicit or explicit
+    // transaction and skips to Sync, exactly as if our error were its own.
+    static constexpr std::string_view kInvalid = "pgmux: rejected message";
+    append_message(to_server, msg::kParse,
+                   {std::string_view("\0", 1), kInvalid, std::string_view("\0\0\0", 3)});
+    server_->unnamed_owner = 0;
+    std::string error;
+    protocol::append_error_response(error, {"ERROR", sqlstate, message});
+    expect(PendingReply{.expect = Expect::kParse,
+                        .action = Action::kReplaceError,
+                        .synthesized = std::move(error)});
+}
+
+void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
+    unsynced_ = true;
+    protocol::BodyReader r(f.body);
+    const auto portal = r.cstr();
+    const auto stmt = r.cstr();
+    if (!portal || !stmt) {
+        expect(PendingReply{.expect = Expect::kBind});
+        to_server = f.raw;
+        return;
+    }
+    const std::string_view rest = f.body.substr(r.position());
+    if (stmt->empty()) {
+        if (!ensure_unnamed(to_server)) {
+            fail_on_server("26000", "unnamed prepared statement does not exist", to_server);
+            return;
+        }
+        portals_[std::string(*portal)] = unnamed_->classification;
+        expect(PendingReply{.expect = Expect::kBind});
+        to_server += f.raw;
+        return;
+    }
+    auto it = statements_.find(std::string(*stmt));
+    if (it == statements_.end()) {
+        fail_on_server("26000", "prepared statement \"" + std::string(*stmt) + "\" does not exist",
+                       to_server);
+        return;
+    }
+    const auto& ps = *it->second;
+    ensure_prepared(ps, to_server);
+    portals_[std::string(*portal)] = ps.classification;
+    append_message(
+        to_server, msg::kBind,
+        {*portal, std::string_view("\0", 1), ps.server_name, std::string_view("\0", 1), rest});
+    expect(PendingReply{.expect = Expect::kBind});
+}
+
+void ClientSession::on_describe(const protocol::Frame& f, std::string& to_server) {
+    unsynced_ = true;
+    protocol::BodyReader r(f.body);
+    const auto kind = r.byte();
+    const auto name = r.cstr();
+    if (!kind || !name || *kind != 'S') {
+        expect(PendingReply{.expect = Expect::kDescribe});
+        to_server = f.raw;
+        return;
+    }
+    if (name->empty()) {
+        if (!ensure_unnamed(to_server)) {
+            fail_on_server("26000", "unnamed prepared statement does not exist", to_server);
+            return;
+        }
+        expect(PendingReply{.expect = Expect::kDescribe});
+        to_server += f.raw;
+        return;
+    }
+    auto it = statements_.find(std::string(*name));
+    if (it == statements_.end()) {
+        fail_on_server("26000", "prepared statement \"" + std::string(*name) + "\" does not exist",
+                       to_server);
+        return;
+    }
+    ensure_prepared(*it->second, to_server);
+    append_message(to_server, msg::kDescribe,
+                   {"S", it->second->server_name, std::string_view("\0", 1)});
+    expect(PendingReply{.expect = Expect::kDescribe});
+}
+
+void ClientSession::on_close(const protocol::Frame& f, std::string& to_server) {
+    unsynced_ = true;
+    protocol::BodyReader r(f.body);
+    const auto kind = r.byte();
+    const auto name = r.cstr();
+    if (kind && name && *kind == 'S' && !name->empty()) {
+        // The server statement stays cached for whoever needs it next; the
+        // client's name is all that goes away. Closing an unknown name is
+        // not an error in PostgreSQL either.
+        statements_.erase(std::string(*name));
+        expect(PendingReply{.expect = Expect::kClose,
+                            .action = Action::kSynthesize,
+                            .synthesized = one_byte_message(msg::kCloseComplete)});
+        return;
+    }
+    if (kind && name && *kind == 'S') unnamed_.reset();
+    expect(PendingReply{.expect = Expect::kClose});
+    to_server = f.raw;
+}
+
+void ClientSession::on_execute(const protocol::Frame& f, std::string& to_server) {
+    unsynced_ = true;
+    proxy_.counters.queries.fetch_add(1, std::memory_order_relaxed);
+    protocol::BodyReader r(f.body);
+    std::shared_ptr<const parser::Classification> classification;
+    if (auto portal = r.cstr()) {
+        if (auto it = portals_.find(std::string(*portal)); it != portals_.end()) {
+            classification = it->second;
+        }
+    }
+    expect(PendingReply{.expect = Expect::kExecute, .classification = std::move(classification)});
+    to_server = f.raw;
+}
+
+}  // namespace pgmux::session

@@ -1,0 +1,88 @@
+#include "statements/prepared_statement.h"
+
+#include <openssl/evp.h>
+
+#include "protocol/messages.h"
+#include "protocol/wire.h"
+
+namespace pgmux::statements {
+
+namespace {
+std::string content_name(std::string_view query, std::string_view param_types) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    const std::uint32_t qlen = static_cast<std::uint32_t>(query.size());
+    EVP_DigestUpdate(ctx, &qlen, sizeof qlen);  // keeps query/types boundaries unambiguous
+    EVP_DigestUpdate(ctx, query.data(), query.size());
+    EVP_DigestUpdate(ctx, param_types.data(), param_types.size());
+    EVP_DigestFinal_ex(ctx, digest, &len);
+    EVP_MD_CTX_free(ctx);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string name = "pgmux_";
+    for (unsigned i = 0; i < 12; ++i) {  // 96 bits: collisions are out of reach
+        name.push_back(kHex[digest[i] >> 4]);
+        name.push_back(kHex[digest[i] & 15]);
+    }
+    return name;
+}
+}  // namespace
+
+std::shared_ptr<const PreparedStatement> make_prepared_statement(
+    std::string_view query, std::string_view param_types,
+    std::shared_ptr<const parser::Classification> classification) {
+    auto ps = std::make_shared<PreparedStatement>();
+    ps->server_name = content_name(query, param_types);
+    ps->query.assign(query);
+    ps->param_types.assign(param_types);
+    ps->classification = std::move(classification);
+    std::string& m = ps->parse_message;
+    m.push_back(protocol::msg::kParse);
+    m.append(4, '\0');
+    protocol::put_cstr(m, ps->server_name);
+    protocol::put_cstr(m, query);
+    m.append(param_types);
+    const auto n = static_cast<std::uint32_t>(m.size() - 1);
+    m[1] = static_cast<char>(n >> 24);
+    m[2] = static_cast<char>(n >> 16);
+    m[3] = static_cast<char>(n >> 8);
+    m[4] = static_cast<char>(n);
+    return ps;
+}
+
+void ServerStatementCache::touch(const std::string& name) {
+    auto it = index_.find(name);
+    if (it == index_.end()) return;
+    order_.splice(order_.begin(), order_, it->second);
+}
+
+std::optional<std::string> ServerStatementCache::insert(const std::string& name) {
+    if (auto it = index_.find(name); it != index_.end()) {
+        order_.splice(order_.begin(), order_, it->second);
+        return std::nullopt;
+    }
+    std::optional<std::string> evicted;
+    if (capacity_ > 0 && index_.size() >= capacity_) {
+        evicted = order_.back();
+        index_.erase(order_.back());
+        order_.pop_back();
+    }
+    order_.push_front(name);
+    index_.emplace(name, order_.begin());
+    return evicted;
+}
+
+void ServerStatementCache::erase(const std::string& name) {
+    auto it = index_.find(name);
+    if (it == index_.end()) return;
+    order_.erase(it->second);
+    index_.erase(it);
+}
+
+void ServerStatementCache::clear() {
+    order_.clear();
+    index_.clear();
+}
+
+}  // namespace pgmux::statements

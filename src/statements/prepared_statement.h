@@ -1,0 +1,59 @@
+// Prepared statements under transaction pooling. A client's statement names
+// are its own; on servers every statement is named after its content (query
+// text and parameter types), so identical statements from different clients
+// share one server-side statement, and any server can be given it lazily.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace pgmux::parser {
+struct Classification;
+}
+
+namespace pgmux::statements {
+
+struct PreparedStatement {
+    std::string server_name;  // "pgmux_" + content hash
+    std::string query;
+    std::string param_types;    // the Parse message's raw int16 count + int32 OIDs
+    std::string parse_message;  // a complete Parse message naming server_name
+    std::shared_ptr<const parser::Classification> classification;
+};
+
+// Builds the statement from a client's Parse fields. The name is derived from
+// a cryptographic hash so that no client can make its statement collide with
+// another client's.
+[[nodiscard]] std::shared_ptr<const PreparedStatement> make_prepared_statement(
+    std::string_view query, std::string_view param_types,
+    std::shared_ptr<const parser::Classification> classification);
+
+// The server-side statements one server connection holds, least recently used
+// first out. Bounded: adding past the capacity evicts, and the caller must
+// Close the evicted statement on the server.
+class ServerStatementCache {
+  public:
+    explicit ServerStatementCache(std::size_t capacity) : capacity_(capacity) {}
+
+    [[nodiscard]] bool contains(const std::string& name) const { return index_.contains(name); }
+    // Marks a statement as just used (no-op when absent).
+    void touch(const std::string& name);
+    // Records a statement; returns the statement evicted to make room, if any.
+    [[nodiscard]] std::optional<std::string> insert(const std::string& name);
+    void erase(const std::string& name);
+    void clear();
+    [[nodiscard]] std::size_t size() const noexcept { return index_.size(); }
+    void set_capacity(std::size_t capacity) noexcept { capacity_ = capacity; }
+
+  private:
+    std::size_t capacity_;
+    std::list<std::string> order_;  // front = most recently used
+    std::unordered_map<std::string, std::list<std::string>::iterator> index_;
+};
+
+}  // namespace pgmux::statements
