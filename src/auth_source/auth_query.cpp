@@ -64,7 +64,6 @@ asio::awaitable<SecretLookup> AuthQuery::run_query(asio::any_io_executor executo
                                                    std::shared_ptr<pool::Pool> pool) {
     const auto started = Clock::now();
     SecretLookup unavailable{LookupStatus::kUnavailable, std::nullopt, true};
-    pool->maintain(executor);  // closes auth connections idle for too long
     auto acquired = co_await pool->acquire(executor, 0, request.timeout);
     if (auto* err = std::get_if<pool::AcquireError>(&acquired)) {
         LOG_WARN << "auth_query: cannot get a connection as " << request.target.user << " to "
@@ -88,7 +87,10 @@ asio::awaitable<SecretLookup> AuthQuery::run_query(asio::any_io_executor executo
                  << " on " << endpoint_text(request.target);
         co_return unavailable;  // `conn` is closed as it goes out of scope
     }
-    pool->release(std::move(conn));
+    // Not kept idle: a pooled socket would outlive the worker it is bound to
+    // at shutdown, and with the answer cached, lookups are rare. The pool
+    // still bounds how many lookups run at once per server and database.
+    conn.reset();
 
     if (const auto& e = reply.error()) {
         LOG_WARN << "auth_query failed on " << endpoint_text(request.target) << ": " << e->sqlstate
@@ -144,13 +146,11 @@ void AuthQuery::remember(const std::string& key, const SecretLookup& answer,
 
 std::shared_ptr<pool::Pool> AuthQuery::pool_for(const AuthQueryRequest& request,
                                                 const std::string& pool_key) {
-    std::vector<std::shared_ptr<pool::Pool>> evicted;
     std::shared_ptr<pool::Pool> pool;
     pool::PoolSettings settings;
     settings.size = kConnectionsPerPool;
     settings.min_size = 0;
     settings.target = request.target;
-    settings.idle_timeout = request.idle_timeout;
     {
         std::lock_guard lock(mu_);
         for (auto it = pools_.begin(); it != pools_.end(); ++it) {
@@ -164,27 +164,19 @@ std::shared_ptr<pool::Pool> AuthQuery::pool_for(const AuthQueryRequest& request,
             pool = std::make_shared<pool::Pool>(
                 pool::PoolKey{request.target.database, request.target.user}, settings);
             pools_.emplace_front(pool_key, pool);
-            while (pools_.size() > kMaxPools) {
-                evicted.push_back(std::move(pools_.back().second));
-                pools_.pop_back();
-            }
+            // A dropped pool lives on while a lookup still holds it.
+            while (pools_.size() > kMaxPools) pools_.pop_back();
         }
     }
     // The target may have changed (password in the auth file, timeouts).
     pool->update_settings(settings);
-    for (auto& p : evicted) p->close_idle();
     return pool;
 }
 
 void AuthQuery::reset() {
-    std::list<std::pair<std::string, std::shared_ptr<pool::Pool>>> pools;
-    {
-        std::lock_guard lock(mu_);
-        lru_.clear();
-        index_.clear();
-        pools.swap(pools_);
-    }
-    for (auto& [key, pool] : pools) pool->close_idle();
+    std::lock_guard lock(mu_);
+    lru_.clear();
+    index_.clear();
 }
 
 }  // namespace pgmux::auth_source

@@ -1,7 +1,9 @@
 // auth_query (as PgBouncer's): looks a user's secret up in the server with a
 // parameterised query, over connections of its own that carry no client
 // startup parameters (so a client's search_path, role or options never reach
-// the lookup), and caches answers for a short time.
+// the lookup), and caches answers for a short time. A lookup that misses the
+// cache opens a connection as the auth user and closes it afterwards; at most
+// kConnectionsPerPool run at once per (server, database, auth user).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -39,13 +41,12 @@ struct AuthQueryRequest {
     std::string user;              // whose secret is wanted
     std::chrono::milliseconds timeout{15000};
     std::chrono::milliseconds cache_ttl{30000};
-    std::chrono::milliseconds idle_timeout{600000};
 };
 
 class AuthQuery {
   public:
-    // Bounds: cached answers, and auth connection pools (one per server,
-    // database and auth user; least recently used ones are closed first).
+    // Bounds: cached answers, and pools (one per server, database and auth
+    // user, each limiting concurrent lookups; least recently used dropped).
     static constexpr std::size_t kMaxCacheEntries = 10000;
     static constexpr std::size_t kMaxPools = 64;
     static constexpr int kConnectionsPerPool = 4;
@@ -54,8 +55,8 @@ class AuthQuery {
     boost::asio::awaitable<SecretLookup> lookup(boost::asio::any_io_executor executor,
                                                 const AuthQueryRequest& request);
 
-    // Forgets cached answers and closes idle auth connections (SIGHUP: the
-    // auth user's password or the query may have changed).
+    // Forgets cached answers (SIGHUP: the auth user's password, the query or
+    // the users' passwords may have changed).
     void reset();
 
   private:

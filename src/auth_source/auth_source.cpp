@@ -106,7 +106,6 @@ boost::asio::awaitable<SecretLookup> AuthSource::find(boost::asio::any_io_execut
     request.user = user;
     request.timeout = to_ms(config.client_login_timeout);
     request.cache_ttl = to_ms(config.auth_cache_ttl);
-    request.idle_timeout = to_ms(config.server_idle_timeout);
     co_return co_await auth_query_.lookup(std::move(executor), request);
 }
 

@@ -19,6 +19,7 @@
 #include "net/outbox.h"
 #include "net/read_buffer.h"
 #include "protocol/messages.h"
+#include "pgmux/pinning/replay.hpp"
 #include "statements/prepared_statement.h"
 
 namespace pgmux::backend {
@@ -82,7 +83,7 @@ class ServerConnection {
     std::map<std::string, std::string, std::less<>> parameters;
     // Settings pgmux applied on this connection for the client that used it
     // last (name -> value); replays send only the difference.
-    std::map<std::string, std::string, std::less<>> applied_settings;
+    pinning::ServerSettings settings;
     // Content-addressed prepared statements this backend holds.
     statements::ServerStatementCache statements{1024};
     // Whose unnamed statement the backend holds (a token a client gets per

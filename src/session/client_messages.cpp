@@ -58,6 +58,51 @@ bool valid_param_types(std::string_view types) {
     return n >= 0 && types.size() == 2 + 4 * static_cast<std::size_t>(n);
 }
 
+// True when a statement takes a setting's name or value from a Bind
+// parameter (set_config($1, $2, false)), so the values must be kept.
+bool uses_bind_values(const parser::Classification* c) {
+    if (c == nullptr) return false;
+    for (const auto& st : c->statements) {
+        for (const auto& s : st.settings) {
+            if (s.name_param != 0 || s.value_param != 0) return true;
+        }
+    }
+    return false;
+}
+
+// The text-format parameter values of a Bind body (after portal and
+// statement names); binary or NULL values are unknown (nullopt).
+std::shared_ptr<const std::vector<std::optional<std::string>>> text_bind_values(
+    std::string_view rest) {
+    protocol::BodyReader r(rest);
+    const auto nformats = r.i16();
+    if (!nformats || *nformats < 0) return nullptr;
+    std::vector<std::int16_t> formats;
+    for (int i = 0; i < *nformats; ++i) {
+        const auto f = r.i16();
+        if (!f) return nullptr;
+        formats.push_back(*f);
+    }
+    const auto nparams = r.i16();
+    if (!nparams || *nparams < 0) return nullptr;
+    auto values = std::make_shared<std::vector<std::optional<std::string>>>();
+    for (int i = 0; i < *nparams; ++i) {
+        const auto len = r.i32();
+        if (!len) return nullptr;
+        std::optional<std::string> value;
+        if (*len >= 0) {
+            const auto bytes = r.bytes(static_cast<std::size_t>(*len));
+            if (!bytes) return nullptr;
+            const std::int16_t format =
+                formats.empty() ? 0
+                                : formats[formats.size() == 1 ? 0 : static_cast<std::size_t>(i)];
+            if (format == 0) value.emplace(*bytes);
+        }
+        values->push_back(std::move(value));
+    }
+    return values;
+}
+
 }  // namespace
 
 std::shared_ptr<const parser::Classification> ClientSession::classify(std::string_view sql) {
@@ -260,8 +305,44 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
     // A simple Query destroys the unnamed statement, on the server as for the client.
     unnamed_.reset();
     server_->unnamed_owner = 0;
-    expect(PendingReply{.expect = Expect::kQuery, .classification = classify(sql)});
+    auto classification = classify(sql);
+    if (classification && !pin_policy_allows(*classification, true, to_server)) return;
+    expect(PendingReply{.expect = Expect::kQuery, .classification = std::move(classification)});
     to_server = f.raw;
+}
+
+bool ClientSession::pin_policy_allows(const parser::Classification& c, bool simple_query,
+                                      std::string& to_server) {
+    const auto d = pinning::decide_pin(*state_, on_pin_, c);
+    if (!d.reason || d.action == pinning::PinDecision::Action::allow) return true;
+    if (d.action == pinning::PinDecision::Action::warn) {
+        worker_.pin_stats.warned(*d.reason);
+        LOG_WARN << "client C" << id_ << " runs a statement that pins it ("
+                 << pinning::to_string(*d.reason) << "); on_pin = warn lets it through";
+        return true;
+    }
+    worker_.pin_stats.rejected(*d.reason);
+    const auto rejection = pinning::rejection_for(*d.reason);
+    std::string error;
+    protocol::append_error_response(
+        error, {"ERROR", rejection.sqlstate, rejection.message, {}, rejection.hint});
+    if (simple_query) {
+        // Fails on the server so that an open transaction block aborts, as
+        // it would have if the statement itself had failed.
+        protocol::append_query(to_server, "pgmux: statement rejected");
+        expect(PendingReply{.expect = Expect::kQuery,
+                            .action = Action::kReplaceError,
+                            .synthesized = std::move(error)});
+    } else {
+        append_message(to_server, msg::kParse,
+                       {std::string_view("\0", 1), "pgmux: statement rejected",
+                        std::string_view("\0\0\0", 3)});
+        server_->unnamed_owner = 0;
+        expect(PendingReply{.expect = Expect::kParse,
+                            .action = Action::kReplaceError,
+                            .synthesized = std::move(error)});
+    }
+    return false;
 }
 
 void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
@@ -276,7 +357,9 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         to_server = f.raw;  // malformed: the server reports it
         return;
     }
-    auto ps = statements::make_prepared_statement(*query, *types, classify(*query));
+    auto classification = classify(*query);
+    if (classification && !pin_policy_allows(*classification, false, to_server)) return;
+    auto ps = statements::make_prepared_statement(*query, *types, std::move(classification));
     if (name->empty()) {
         unnamed_ = std::move(ps);
         unnamed_token_ = (std::uint64_t(worker_.index) << 56) | worker_.next_unnamed_token++;
@@ -387,7 +470,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
             fail_on_server("26000", "unnamed prepared statement does not exist", to_server);
             return;
         }
-        portals_[std::string(*portal)] = unnamed_->classification;
+        remember_portal(*portal, unnamed_->classification, rest);
         expect(PendingReply{.expect = Expect::kBind});
         to_server += f.raw;
         return;
@@ -400,7 +483,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
     }
     const auto& ps = *it->second;
     ensure_prepared(ps, to_server);
-    portals_[std::string(*portal)] = ps.classification;
+    remember_portal(*portal, ps.classification, rest);
     append_message(
         to_server, msg::kBind,
         {*portal, std::string_view("\0", 1), ps.server_name, std::string_view("\0", 1), rest});
@@ -458,17 +541,30 @@ void ClientSession::on_close(const protocol::Frame& f, std::string& to_server) {
     to_server = f.raw;
 }
 
+void ClientSession::remember_portal(std::string_view portal,
+                                    std::shared_ptr<const parser::Classification> classification,
+                                    std::string_view bind_rest) {
+    if (!classification) {
+        portals_.erase(std::string(portal));  // the portal runs nothing pgmux tracks
+        return;
+    }
+    PortalInfo info{classification, nullptr};
+    if (uses_bind_values(classification.get())) info.bind_values = text_bind_values(bind_rest);
+    portals_[std::string(portal)] = std::move(info);
+}
+
 void ClientSession::on_execute(const protocol::Frame& f, std::string& to_server) {
     unsynced_ = true;
     proxy_.counters.queries.fetch_add(1, std::memory_order_relaxed);
     protocol::BodyReader r(f.body);
-    std::shared_ptr<const parser::Classification> classification;
+    PendingReply reply{.expect = Expect::kExecute};
     if (auto portal = r.cstr()) {
         if (auto it = portals_.find(std::string(*portal)); it != portals_.end()) {
-            classification = it->second;
+            reply.classification = it->second.classification;
+            reply.bind_values = it->second.bind_values;
         }
     }
-    expect(PendingReply{.expect = Expect::kExecute, .classification = std::move(classification)});
+    expect(std::move(reply));
     to_server = f.raw;
 }
 

@@ -73,30 +73,12 @@ void ClientSession::finish() {
     if (registered_cancel_) proxy_.cancels.remove(cancel_key_.pid);
     registered_cancel_ = false;
     closing_ = true;
-    if (server_) {
-        const bool idle = tracker_.empty() && !unsynced_ && tx_status_ == 'I';
-        if (idle && mode_ == config::PoolMode::kSession && relay_running_) {
-            // Session mode: wipe the client's state before anyone else gets the
-            // server; the relay releases it when DISCARD ALL completes. A
-            // backend that ever had a pg_temp schema keeps it, and a later
-            // client could observe it, so such a server is closed instead.
-            std::string q;
-            protocol::append_query(q, "SELECT pg_catalog.pg_my_temp_schema() <> 0");
-            expect(PendingReply{.expect = Expect::kQuery,
-                                .action = Action::kSwallowAll,
-                                .inspect = Inspect::kTempSchemaCheck});
-            protocol::append_query(q, "DISCARD ALL");
-            expect(PendingReply{.expect = Expect::kQuery, .action = Action::kSwallowAll});
-            server_->out().send(q);
-            server_->applied_settings.clear();
-            server_->statements.clear();
-            server_->unnamed_owner = 0;
-        } else if (idle && mode_ == config::PoolMode::kTransaction) {
-            release_server();
-        } else {
-            drop_server("the client left in the middle of a transaction");
+    if (state_) {
+        for (const auto& e : pins_.end_all(std::chrono::steady_clock::now(), worker_.pin_stats)) {
+            log_pin_event(e);
         }
     }
+    if (server_) hand_back_server_at_disconnect();
     boost::system::error_code ec;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     socket_.close(ec);
@@ -166,14 +148,19 @@ asio::awaitable<bool> ClientSession::link_server() {
 }
 
 void ClientSession::append_replay(backend::ServerConnection& server) {
-    const std::string sql = replay_sql(startup_.values, server.applied_settings);
-    if (sql.empty()) return;
+    state_->on_attached();
+    const auto plan = pinning::plan_replay(*state_, server.settings);
+    if (plan.empty()) return;
     std::string q;
-    protocol::append_query(q, sql);
+    protocol::append_query(q, plan.sql);
     server.out().append(q);
-    server.applied_settings = startup_.values;
-    expect(PendingReply{.expect = Expect::kQuery, .action = Action::kSwallowAll});
+    // Applied now: a failed replay closes the client and the server (see relay).
+    server.settings.apply(plan);
+    expect(PendingReply{
+        .expect = Expect::kQuery, .action = Action::kSwallowAll, .inspect = Inspect::kReplay});
     proxy_.counters.replays.fetch_add(1, std::memory_order_relaxed);
+    worker_.pin_stats.replay().replays++;
+    worker_.pin_stats.replay().statements_replayed += plan.statements;
 }
 
 void ClientSession::start_relay() {

@@ -23,11 +23,13 @@
 #include "backend/server_connection.h"
 #include "net/outbox.h"
 #include "net/read_buffer.h"
+#include "pgmux/pinning/pin_stats.hpp"
+#include "pgmux/pinning/policy.hpp"
+#include "pgmux/pinning/session_state.hpp"
 #include "pool/pool.h"
 #include "protocol/frame.h"
 #include "session/proxy_context.h"
 #include "session/reply_tracker.h"
-#include "session/startup_settings.h"
 #include "statements/prepared_statement.h"
 
 namespace pgmux::session {
@@ -97,6 +99,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void on_describe(const protocol::Frame& f, std::string& to_server);
     void on_close(const protocol::Frame& f, std::string& to_server);
     void on_execute(const protocol::Frame& f, std::string& to_server);
+    void remember_portal(std::string_view portal,
+                         std::shared_ptr<const parser::Classification> classification,
+                         std::string_view bind_rest);
+    // Applies the pool's on_pin policy; false when the statement was refused
+    // (the refusal is already queued for the server to fail).
+    bool pin_policy_allows(const parser::Classification& c, bool simple_query,
+                           std::string& to_server);
     // Makes the server hold `ps` (re-Parse if needed, evicting LRU entries).
     void ensure_prepared(const statements::PreparedStatement& ps, std::string& to_server);
     // Makes the server hold this client's unnamed statement; false if it has none.
@@ -121,7 +130,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // and whether the server was released back to the pool.
     std::pair<std::size_t, bool> handle_server_bytes(std::string_view data);
     void on_server_message_seen(const protocol::Frame& f, const Verdict& v);
-    [[nodiscard]] bool may_release_server() const noexcept;
+    enum class IdleAction { kKeep, kRelease, kClose };
+    // The linked server is idle ('I', nothing outstanding): keep it, give it
+    // back, or close it (verifying pins with the server first if needed).
+    [[nodiscard]] IdleAction on_idle();
+    void apply_verification_row(std::string_view body);
+    void note_pin_transitions();
+    void log_pin_event(const pinning::PinEvent& e);
+    void hand_back_server_at_disconnect();
     void release_server();
     void drop_server(const char* why);
 
@@ -145,7 +161,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     config::PoolMode mode_ = config::PoolMode::kTransaction;
     std::string database_;
     std::string user_;
-    StartupSettings startup_;
+    std::optional<pinning::SessionState> state_;  // set at login
+    pinning::ClientPins pins_;
+    bool verifying_ = false;  // a pin verification query is outstanding
     // What the client proved at login (SCRAM pass-through keys, an MD5 hash
     // from auth_query), kept only until the pool has it. Never logged.
     backend::ServerCredentials learned_credentials_;
@@ -161,7 +179,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::shared_ptr<const statements::PreparedStatement> unnamed_;
     std::uint64_t unnamed_token_ = 0;
     // Portal -> what executing it does (cleared when the transaction ends).
-    std::unordered_map<std::string, std::shared_ptr<const parser::Classification>> portals_;
+    struct PortalInfo {
+        std::shared_ptr<const parser::Classification> classification;
+        std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
+    };
+    std::unordered_map<std::string, PortalInfo> portals_;
+    pinning::OnPin on_pin_ = pinning::OnPin::allow;
     bool unsynced_ = false;            // extended-protocol messages sent since the last Sync
     bool discard_until_sync_ = false;  // after a failure answered locally
     char tx_status_ = 'I';

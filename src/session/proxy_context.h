@@ -16,6 +16,7 @@
 #include "auth_source/auth_source.h"
 #include "config/config.h"
 #include "pgmux/parser/classifier.hpp"
+#include "pgmux/pinning/pin_stats.hpp"
 #include "pool/pool.h"
 #include "session/cancel_registry.h"
 
@@ -89,6 +90,8 @@ struct WorkerContext {
     std::vector<char> scratch = std::vector<char>(64 * 1024);
     // Statement classification cache (not thread-safe: one per worker).
     parser::Classifier classifier{4096};
+    // Pin statistics of this worker's clients (merged by the admin API).
+    pinning::PinStats pin_stats;
     // Tokens naming a client's unnamed statement generation (see ServerConnection).
     std::uint64_t next_unnamed_token = 1;
 };

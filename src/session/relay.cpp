@@ -108,7 +108,19 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
             forward_from = pos;
         }
         pos += r.consumed;
-        if (v.event.kind == ReplyEvent::Kind::kReadyForQuery) release = may_release_server();
+        if (v.event.kind == ReplyEvent::Kind::kReadyForQuery && tracker_.empty() && !unsynced_) {
+            forward_pending();  // anything sent while deciding goes after this cycle
+            switch (on_idle()) {
+                case IdleAction::kKeep:
+                    break;
+                case IdleAction::kRelease:
+                    release = true;
+                    break;
+                case IdleAction::kClose:
+                    drop_server("its session state cannot be handed to another client");
+                    return {pos, false};
+            }
+        }
         if (tracker_.has_synthesized_head()) {
             forward_pending();
             std::string bytes;
@@ -126,15 +138,27 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
             protocol::BodyReader br(f.body);
             auto name = br.cstr();
             auto value = br.cstr();
-            if (name && value) server_->parameters[std::string(*name)] = std::string(*value);
+            if (name && value) {
+                server_->parameters[std::string(*name)] = std::string(*value);
+                if (v.forward && state_) state_->on_parameter_status(*name, *value);
+            }
             break;
         }
         case msg::kErrorResponse:
             if (!v.forward && v.replacement.empty()) {
                 auto fields = protocol::parse_error_fields(f.body);
+                const std::string text = fields ? fields->sqlstate + " " + fields->message : "?";
                 LOG_WARN << "a request pgmux made for client C" << id_ << " on server S"
-                         << server_->id() << " failed: "
-                         << (fields ? fields->sqlstate + " " + fields->message : "?");
+                         << server_->id() << " failed: " << text;
+                // Its outcome is unknown now: never pool this backend again.
+                server_->discard_on_release = true;
+                if (v.inspect == Inspect::kReplay && !closing_) {
+                    send_error("FATAL", "XX000",
+                               "pgmux could not restore this session's settings on a server "
+                               "connection: " +
+                                   text);
+                    close_client(CloseReason::kServerLost);
+                }
             } else if (auto fields = protocol::parse_error_fields(f.body);
                        fields && (fields->severity == "FATAL" || fields->severity == "PANIC")) {
                 fatal_forwarded_ = true;
@@ -157,7 +181,9 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
             }
             break;
         case msg::kDataRow:
-            if (v.inspect == Inspect::kTempSchemaCheck) {
+            if (v.inspect == Inspect::kVerification && state_) {
+                apply_verification_row(f.body);
+            } else if (v.inspect == Inspect::kTempSchemaCheck) {
                 // One boolean column: "t" when the backend has a pg_temp schema.
                 protocol::BodyReader br(f.body);
                 auto columns = br.i16();
@@ -172,6 +198,32 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
         default:
             break;
     }
+    const bool clients_own = v.forward || !v.replacement.empty();
+    if (state_ && clients_own) {
+        switch (v.event.kind) {
+            case ReplyEvent::Kind::kStatementDone:
+                if (v.event.statement && v.event.statement->is_session_relevant()) {
+                    std::vector<std::optional<std::string_view>> values;
+                    if (v.bind_values) {
+                        for (const auto& b : *v.bind_values) {
+                            values.push_back(b ? std::optional<std::string_view>(*b)
+                                               : std::nullopt);
+                        }
+                    }
+                    state_->on_statement_succeeded(*v.event.statement, values);
+                }
+                break;
+            case ReplyEvent::Kind::kStatementFailed:
+                state_->on_statement_failed();
+                break;
+            case ReplyEvent::Kind::kReadyForQuery:
+                state_->on_ready_for_query(v.event.tx_status);
+                note_pin_transitions();
+                break;
+            default:
+                break;
+        }
+    }
     if (v.event.kind == ReplyEvent::Kind::kReadyForQuery) {
         tx_status_ = v.event.tx_status;
         if (tx_status_ == 'I') {
@@ -181,9 +233,118 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
     }
 }
 
-bool ClientSession::may_release_server() const noexcept {
-    if (!tracker_.empty() || unsynced_ || tx_status_ != 'I') return false;
-    return mode_ == config::PoolMode::kTransaction || closing_;
+ClientSession::IdleAction ClientSession::on_idle() {
+    // The client left: finish() queued the clean-up; hand the server back
+    // (release_server closes it if anything went wrong on the way).
+    if (closing_) return IdleAction::kRelease;
+    if (!state_ || tx_status_ != 'I') return IdleAction::kKeep;
+    if (state_->needs_verification() && !verifying_) {
+        // A pin may have ended: ask the server, then decide at the next idle.
+        std::string q;
+        protocol::append_query(q, state_->verification_sql());
+        expect(PendingReply{.expect = Expect::kQuery,
+                            .action = Action::kSwallowAll,
+                            .inspect = Inspect::kVerification});
+        server_->out().send(q);
+        verifying_ = true;
+        worker_.pin_stats.replay().verifications++;
+        return IdleAction::kKeep;
+    }
+    verifying_ = false;
+    server_->settings.adopt(*state_);
+    if (state_->temp_namespace_created()) server_->settings.mark_temp_namespace_used();
+    note_pin_transitions();
+    if (mode_ == config::PoolMode::kSession) return IdleAction::kKeep;
+    const auto d = pinning::decide_release(*state_, server_->settings);
+    switch (d.action) {
+        case pinning::ReleaseDecision::Action::keep:
+            return IdleAction::kKeep;
+        case pinning::ReleaseDecision::Action::release:
+            return IdleAction::kRelease;
+        case pinning::ReleaseDecision::Action::close:
+            LOG_DEBUG << "server S" << server_->id() << " of client C" << id_
+                      << " closed: " << d.why;
+            return IdleAction::kClose;
+        case pinning::ReleaseDecision::Action::reset_then_release: {
+            std::string q;
+            protocol::append_query(q, d.reset.sql);
+            expect(PendingReply{.expect = Expect::kQuery, .action = Action::kSwallowAll});
+            server_->out().send(q);
+            server_->settings.apply(d.reset);
+            return IdleAction::kKeep;
+        }
+    }
+    return IdleAction::kKeep;
+}
+
+void ClientSession::apply_verification_row(std::string_view body) {
+    protocol::BodyReader br(body);
+    const auto count = br.i16();
+    if (!count || *count < 0) return;
+    std::vector<std::optional<std::string_view>> columns;
+    for (int i = 0; i < *count; ++i) {
+        const auto len = br.i32();
+        if (!len) return;
+        if (*len < 0) {
+            columns.emplace_back(std::nullopt);
+            continue;
+        }
+        const auto value = br.bytes(static_cast<std::size_t>(*len));
+        if (!value) return;
+        columns.emplace_back(*value);
+    }
+    if (auto result = pinning::VerificationQuery::parse_row(columns)) {
+        state_->apply_verification(*result);
+    }
+}
+
+void ClientSession::note_pin_transitions() {
+    auto transitions = state_->take_pin_transitions();
+    if (transitions.empty()) return;
+    for (const auto& e :
+         pins_.update(transitions, std::chrono::steady_clock::now(), worker_.pin_stats)) {
+        log_pin_event(e);
+    }
+}
+
+void ClientSession::log_pin_event(const pinning::PinEvent& e) {
+    const std::string server = server_ ? "S" + std::to_string(server_->id()) : "-";
+    if (e.started) {
+        LOG_INFO << "client C" << id_ << " pinned to server " << server
+                 << " reason=" << pinning::to_string(e.reason) << " statement=\""
+                 << e.normalized_statement << "\" advice: " << pinning::advice(e.reason);
+    } else {
+        LOG_INFO << "client C" << id_ << " unpinned from server " << server
+                 << " reason=" << pinning::to_string(e.reason) << " after " << e.seconds << "s";
+    }
+}
+
+void ClientSession::hand_back_server_at_disconnect() {
+    if (!tracker_.empty() || unsynced_ || !state_ || !relay_running_) {
+        drop_server("the client left in the middle of a request");
+        return;
+    }
+    server_->settings.adopt(*state_);
+    if (state_->temp_namespace_created()) server_->settings.mark_temp_namespace_used();
+    const auto d = pinning::decide_after_disconnect(*state_, server_->settings);
+    if (d.action == pinning::ReleaseDecision::Action::close) {
+        drop_server(std::string(d.why).c_str());
+        return;
+    }
+    // The server was this client's for a while (session mode or a pin):
+    // functions may have created temp objects the parser never saw, so the
+    // server itself says whether it has a pg_temp schema; then clean up.
+    std::string q;
+    protocol::append_query(q, "SELECT pg_catalog.pg_my_temp_schema() <> 0");
+    expect(PendingReply{.expect = Expect::kQuery,
+                        .action = Action::kSwallowAll,
+                        .inspect = Inspect::kTempSchemaCheck});
+    if (d.action == pinning::ReleaseDecision::Action::reset_then_release && !d.reset.empty()) {
+        protocol::append_query(q, d.reset.sql);
+        expect(PendingReply{.expect = Expect::kQuery, .action = Action::kSwallowAll});
+        server_->settings.apply(d.reset);
+    }
+    server_->out().send(q);
 }
 
 void ClientSession::release_server() {

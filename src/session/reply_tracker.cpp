@@ -58,6 +58,7 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
         case msg::kParameterStatus:
             return v;  // belongs to whatever runs now; hidden while pgmux's own request runs
         case msg::kReadyForQuery:
+            v.forward = head.action == Action::kForward || head.action == Action::kReplaceError;
             v.event.kind = ReplyEvent::Kind::kReadyForQuery;
             v.event.tx_status = body.empty() ? 'I' : body[0];
             // A ReadyForQuery ends the first Sync/Query/FunctionCall entry.
@@ -73,6 +74,7 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
             }
             v.event.kind = ReplyEvent::Kind::kStatementFailed;
             v.event.statement = next_statement(head);
+            v.classification = head.classification;
             if (head.expect == Expect::kParse && !head.client_statement.empty()) {
                 v.failed_client_statement = head.client_statement;
             }
@@ -97,6 +99,10 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
         case msg::kCommandComplete: {
             v.event.kind = ReplyEvent::Kind::kStatementDone;
             v.event.statement = next_statement(head);
+            v.classification = head.classification;
+            // The entry stays alive until the caller is done with the verdict:
+            // keep the values in the verdict rather than pointing into it.
+            v.bind_values = head.bind_values;
             v.event.command_tag = body.empty() ? body : body.substr(0, body.size() - 1);
             if (head.expect == Expect::kExecute) {
                 pending_.pop_front();

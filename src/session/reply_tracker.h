@@ -12,8 +12,10 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pgmux::parser {
 struct Classification;
@@ -44,7 +46,7 @@ enum class Action : std::uint8_t {
 };
 
 // Hooks into the session for replies that matter beyond forwarding.
-enum class Inspect : std::uint8_t { kNone, kTempSchemaCheck };
+enum class Inspect : std::uint8_t { kNone, kTempSchemaCheck, kVerification, kReplay };
 
 struct PendingReply {
     Expect expect = Expect::kQuery;
@@ -59,6 +61,8 @@ struct PendingReply {
     std::string client_statement;
     std::string server_statement;
     std::string parsed_name;  // named Parse: the server-side name, reported on success
+    // Text values of the Bind parameters, for statements that set settings from them.
+    std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
 };
 
 struct ReplyEvent {
@@ -77,6 +81,9 @@ struct Verdict {
     // A Parse the server refused: the client statement to forget.
     std::string failed_client_statement;
     std::string failed_server_statement;
+    // Keep what event.statement points into alive (the entry may be gone).
+    std::shared_ptr<const parser::Classification> classification;
+    std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
     // A named Parse the server accepted (its server-side name).
     std::string parsed_server_statement;
 };

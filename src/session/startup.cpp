@@ -134,12 +134,21 @@ asio::awaitable<bool> ClientSession::handle_startup(const protocol::StartupPacke
         send_error("FATAL", "57P03", "pgmux is shutting down");
         co_return false;
     }
-    auto [settings, error] = StartupSettings::from_startup(packet.params);
-    if (!error.empty()) {
-        send_error("FATAL", "22023", error);
+    state_.emplace(packet.params);
+    if (!state_->startup().unsupported_options.empty()) {
+        send_error("FATAL", "22023",
+                   "invalid command-line argument for server process: " +
+                       state_->startup().unsupported_options.front(),
+                   "pgmux supports only -c name=value and --name=value in options.");
         co_return false;
     }
-    startup_ = std::move(settings);
+    if (!state_->startup().backend_only.empty()) {
+        send_error("FATAL", "0A000",
+                   "pgmux cannot apply parameter \"" +
+                       state_->startup().backend_only.front().first + "\" for a pooled connection",
+                   "It can only be set when a server process starts.");
+        co_return false;
+    }
     if (!co_await authenticate()) co_return false;
     pool_ = proxy_.pool_for(database_, user_);
     if (!pool_) {
@@ -148,6 +157,18 @@ asio::awaitable<bool> ClientSession::handle_startup(const protocol::StartupPacke
         co_return false;
     }
     mode_ = pool_->settings().mode;
+    state_->set_session_mode(mode_ == config::PoolMode::kSession);
+    switch (pool_->settings().on_pin) {
+        case config::PinPolicy::kAllow:
+            on_pin_ = pinning::OnPin::allow;
+            break;
+        case config::PinPolicy::kWarn:
+            on_pin_ = pinning::OnPin::warn;
+            break;
+        case config::PinPolicy::kReject:
+            on_pin_ = pinning::OnPin::reject;
+            break;
+    }
     share_server_credentials();
     co_return co_await finish_login();
 }
@@ -157,9 +178,9 @@ asio::awaitable<bool> ClientSession::finish_login() {
     // database exists, the user may connect, the startup parameters are
     // valid) and yields the ParameterStatus set this client must see.
     std::string settings_key;
-    for (const auto& [name, value] : startup_.values) {
+    for (const auto& [name, value] : state_->settings()) {
         settings_key.append(name).push_back('\0');
-        settings_key.append(value).push_back('\0');
+        settings_key.append(value.replay_sql).push_back('\0');
     }
     if (mode_ == config::PoolMode::kTransaction) {
         if (auto known = pool_->cached_login(settings_key)) {
@@ -186,10 +207,10 @@ asio::awaitable<bool> ClientSession::finish_login() {
     auto server = std::move(std::get<std::unique_ptr<backend::ServerConnection>>(result));
 
     std::optional<protocol::ErrorFields> failure;
-    const std::string sql = replay_sql(startup_.values, server->applied_settings);
-    if (!sql.empty()) {
+    const auto plan = pinning::plan_replay(*state_, server->settings);
+    if (!plan.empty()) {
         std::string q;
-        protocol::append_query(q, sql);
+        protocol::append_query(q, plan.sql);
         server->out().send(q);
         bool done = false;
         while (!done) {
@@ -223,7 +244,7 @@ asio::awaitable<bool> ClientSession::finish_login() {
             server->in().consume(r.consumed);
         }
         // The replay runs as one implicit transaction: on failure nothing of it stays.
-        if (!failure) server->applied_settings = startup_.values;
+        if (!failure) server->settings.apply(plan);
     }
     if (failure) {
         pool_->release(std::move(server));

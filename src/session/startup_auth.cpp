@@ -45,12 +45,18 @@ asio::awaitable<bool> ClientSession::authenticate() {
             LOG_DEBUG << "client C" << id_ << " " << peer_ << " left during " << method_name
                       << " authentication as " << user_;
         } else {
+            // Wrong password and unknown user differ only here, in the log.
+            std::string why = std::string(auth::describe(*outcome.error));
+            if (outcome.result == ClientAuthResult::kRejected) {
+                why = secret == nullptr ? "no such user"
+                      : secret->kind() == auth::SecretKind::md5 &&
+                              outcome.method_used == config::AuthType::kScramSha256
+                          ? "the stored secret is an MD5 hash, which cannot verify SCRAM"
+                          : "wrong password";
+            }
             LOG_WARN << "client C" << id_ << " " << peer_ << ": " << method_name
                      << " authentication failed for user \"" << user_ << "\" database \""
-                     << database_ << "\": "
-                     << (outcome.result == ClientAuthResult::kRejected
-                             ? (secret == nullptr ? "no such user" : "wrong password")
-                             : std::string(auth::describe(*outcome.error)).c_str());
+                     << database_ << "\": " << why;
         }
         co_return false;
     }
@@ -78,7 +84,8 @@ void ClientSession::share_server_credentials() {
             }
         }
     }
-    learned_credentials_ = {};
+    if (learned_credentials_.md5_hash) auth::crypto::cleanse(*learned_credentials_.md5_hash);
+    learned_credentials_ = {};  // the keys wipe themselves
 }
 
 }  // namespace pgmux::session
