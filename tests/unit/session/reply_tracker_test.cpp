@@ -1,0 +1,164 @@
+// The reply tracker decides, for every server message, whether the client
+// sees it. These tests replay the exact message sequences PostgreSQL sends.
+#include "session/reply_tracker.h"
+
+#include <gtest/gtest.h>
+
+#include "pgmux/parser/classifier.hpp"
+
+namespace pgmux::session {
+namespace {
+
+std::string error_bytes() { return std::string("E\0\0\0\x05X", 6); }
+
+struct Step {
+    char type;
+    std::string body;
+};
+
+// Feeds messages and returns the types the client would receive, with
+// replacements and synthesized replies spliced in, as a string of type bytes.
+std::string run(ReplyTracker& t, const std::vector<Step>& steps) {
+    std::string seen;
+    std::string synth;
+    if (t.take_synthesized(synth)) seen += synth.substr(0, 1);
+    for (const auto& s : steps) {
+        auto v = t.on_server_message(s.type, s.body);
+        if (!v.replacement.empty()) seen += "!";
+        else if (v.forward) seen.push_back(s.type);
+        synth.clear();
+        if (t.take_synthesized(synth)) seen += "(" + synth.substr(0, 1) + ")";
+    }
+    return seen;
+}
+
+TEST(ReplyTracker, ExtendedCycleForwardsEverything) {
+    ReplyTracker t;
+    t.expect({.expect = Expect::kParse});
+    t.expect({.expect = Expect::kBind});
+    t.expect({.expect = Expect::kDescribe});
+    t.expect({.expect = Expect::kExecute});
+    t.expect({.expect = Expect::kSync});
+    EXPECT_EQ(run(t, {{'1', ""}, {'2', ""}, {'T', ""}, {'D', ""}, {'D', ""}, {'C', "SELECT 2\0"}, {'Z', "I"}}),
+              "12TDDCZ");
+    EXPECT_TRUE(t.empty());
+}
+
+TEST(ReplyTracker, InjectedParseIsHiddenButItsErrorIsNot) {
+    ReplyTracker t;
+    t.expect({.expect = Expect::kParse, .action = Action::kSwallow});
+    t.expect({.expect = Expect::kBind});
+    t.expect({.expect = Expect::kExecute});
+    t.expect({.expect = Expect::kSync});
+    EXPECT_EQ(run(t, {{'1', ""}, {'2', ""}, {'C', "SELECT 1"}, {'Z', "I"}}), "2CZ");
+
+    t.expect({.expect = Expect::kParse, .action = Action::kSwallow});
+    t.expect({.expect = Expect::kBind});
+    t.expect({.expect = Expect::kExecute});
+    t.expect({.expect = Expect::kSync});
+    // The re-Parse fails (table dropped): the server skips to Sync.
+    EXPECT_EQ(run(t, {{'E', ""}, {'Z', "I"}}), "EZ");
+    EXPECT_TRUE(t.empty());
+}
+
+TEST(ReplyTracker, SynthesizedRepliesComeInOrder) {
+    ReplyTracker t;
+    t.expect({.expect = Expect::kBind});
+    t.expect({.expect = Expect::kClose, .action = Action::kSynthesize, .synthesized = "3"});
+    t.expect({.expect = Expect::kSync});
+    EXPECT_EQ(run(t, {{'2', ""}, {'Z', "I"}}), "2(3)Z");
+}
+
+TEST(ReplyTracker, SynthesizedAtTheHeadIsReadyAtOnce) {
+    ReplyTracker t;
+    t.expect({.expect = Expect::kParse, .action = Action::kSynthesize, .synthesized = "1"});
+    t.expect({.expect = Expect::kSync});
+    EXPECT_EQ(run(t, {{'Z', "I"}}), "1Z");
+}
+
+TEST(ReplyTracker, ErrorSkipsSynthesizedRepliesUpToSync) {
+    // Bind fails; the ParseComplete pgmux would have made up after it must
+    // not appear, exactly as the server would skip that Parse.
+    ReplyTracker t;
+    t.expect({.expect = Expect::kBind});
+    t.expect({.expect = Expect::kParse, .action = Action::kSynthesize, .synthesized = "1"});
+    t.expect({.expect = Expect::kExecute});
+    t.expect({.expect = Expect::kSync});
+    EXPECT_EQ(run(t, {{'E', ""}, {'Z', "E"}}), "EZ");
+    EXPECT_TRUE(t.empty());
+}
+
+TEST(ReplyTracker, ReplacedErrorAndPipelinedSyncs) {
+    ReplyTracker t;
+    // First batch: a duplicate statement name refused via a failing Parse.
+    t.expect({.expect = Expect::kParse, .action = Action::kReplaceError, .synthesized = error_bytes()});
+    t.expect({.expect = Expect::kBind});
+    t.expect({.expect = Expect::kSync});
+    // Second batch in the same pipeline runs normally.
+    t.expect({.expect = Expect::kBind});
+    t.expect({.expect = Expect::kExecute});
+    t.expect({.expect = Expect::kSync});
+    EXPECT_EQ(run(t, {{'E', ""}, {'Z', "I"}, {'2', ""}, {'C', "SELECT 1"}, {'Z', "I"}}), "!Z2CZ");
+}
+
+TEST(ReplyTracker, ReplayQueryIsSwallowedEntirely) {
+    ReplyTracker t;
+    t.expect({.expect = Expect::kQuery, .action = Action::kSwallowAll});
+    t.expect({.expect = Expect::kQuery});
+    EXPECT_EQ(run(t, {{'C', "SET"}, {'S', "TimeZone\0UTC"}, {'Z', "I"},
+                      {'T', ""}, {'D', ""}, {'C', "SELECT 1"}, {'Z', "I"}}),
+              "TDCZ");
+}
+
+TEST(ReplyTracker, AsynchronousMessagesPassWhenIdle) {
+    ReplyTracker t;
+    EXPECT_EQ(run(t, {{'A', "notify"}, {'N', "notice"}, {'S', "x"}}), "ANS");
+}
+
+TEST(ReplyTracker, MultiStatementQueryMatchesStatementsInOrder) {
+    parser::Classifier c(16);
+    auto cls = c.classify("SET a.b = 1; SELECT 1; RESET a.b");
+    ASSERT_EQ(cls->statements.size(), 3u);
+    ReplyTracker t;
+    t.expect({.expect = Expect::kQuery, .classification = cls});
+    auto v = t.on_server_message('C', std::string("SET\0", 4));
+    ASSERT_EQ(v.event.kind, ReplyEvent::Kind::kStatementDone);
+    EXPECT_EQ(v.event.statement, &cls->statements[0]);
+    EXPECT_EQ(v.event.command_tag, "SET");
+    t.on_server_message('T', "");
+    v = t.on_server_message('C', std::string("SELECT 1\0", 9));
+    EXPECT_EQ(v.event.statement, &cls->statements[1]);
+    v = t.on_server_message('E', "");
+    EXPECT_EQ(v.event.kind, ReplyEvent::Kind::kStatementFailed);
+    EXPECT_EQ(v.event.statement, &cls->statements[2]);
+    v = t.on_server_message('Z', "I");
+    EXPECT_EQ(v.event.kind, ReplyEvent::Kind::kReadyForQuery);
+    EXPECT_TRUE(t.empty());
+}
+
+TEST(ReplyTracker, ParseOutcomeReportsStatementNames) {
+    ReplyTracker t;
+    t.expect({.expect = Expect::kParse, .client_statement = "s1", .server_statement = "pgmux_x",
+              .parsed_name = "pgmux_x"});
+    t.expect({.expect = Expect::kSync});
+    auto v = t.on_server_message('E', "");
+    EXPECT_EQ(v.failed_client_statement, "s1");
+    EXPECT_EQ(v.failed_server_statement, "pgmux_x");
+    t.on_server_message('Z', "I");
+
+    t.expect({.expect = Expect::kParse, .parsed_name = "pgmux_y"});
+    v = t.on_server_message('1', "");
+    EXPECT_EQ(v.parsed_server_statement, "pgmux_y");
+}
+
+TEST(ReplyTracker, PortalSuspendedEndsAnExecute) {
+    ReplyTracker t;
+    t.expect({.expect = Expect::kExecute});
+    t.expect({.expect = Expect::kExecute});
+    t.expect({.expect = Expect::kSync});
+    EXPECT_EQ(run(t, {{'D', ""}, {'s', ""}, {'D', ""}, {'C', "SELECT 2"}, {'Z', "T"}}), "DsDCZ");
+    EXPECT_TRUE(t.empty());
+}
+
+}  // namespace
+}  // namespace pgmux::session
