@@ -461,6 +461,23 @@ def test_schema_qualified_auth_query_survives_a_database_search_path(start, pg, 
     assert login_psql(proxy, AQ_SCRAM_USER, AQ_SCRAM_PASSWORD, aq_database) == AQ_SCRAM_USER
 
 
+def test_unqualified_auth_query_is_exposed_to_a_database_search_path(start, pg, aq_database):
+    # The control for the test above: the attack is real. An operator who
+    # overrides auth_query without the schema, in a database whose search_path
+    # lists a hostile schema before pg_catalog, gets the look-alike's answer.
+    hostile_schema(pg, aq_database)
+    pg.query(f'ALTER DATABASE "{aq_database}" SET search_path = evil, pg_catalog')
+    proxy = start(*aq_flags("scram-sha-256", "--auth-query",
+                            "SELECT usename, passwd FROM pg_shadow WHERE usename = $1"),
+                  users={AUTH_USER: AUTH_PASSWORD})
+    with pytest.raises(asyncpg.PostgresError) as info:
+        # The look-alike's password gets past pgmux; the server then refuses
+        # pgmux's own login (it has no real password or keys for the user).
+        login_asyncpg(proxy, AQ_SCRAM_USER, EVIL_PASSWORD, aq_database)
+    assert info.value.sqlstate != "28P01"
+    assert "authenticated as pgmux_aq_scram" in proxy.log_text()
+
+
 def asyncpg_failure_with_options(proxy, user, password, dbname, options):
     async def scenario():
         conn = await asyncpg.connect(host=proxy.endpoint.host, port=proxy.endpoint.port,
