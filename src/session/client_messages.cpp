@@ -307,8 +307,16 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
     server_->unnamed_owner = 0;
     auto classification = classify(sql);
     if (classification && !pin_policy_allows(*classification, true, to_server)) return;
+    std::string rewritten;
+    if (classification && classification->parsed) {
+        rewritten = rewrite_sql_prepared(sql, *classification, to_server);
+    }
     expect(PendingReply{.expect = Expect::kQuery, .classification = std::move(classification)});
-    to_server = f.raw;
+    if (rewritten.empty()) {
+        to_server += f.raw;
+    } else {
+        protocol::append_query(to_server, rewritten);
+    }
 }
 
 bool ClientSession::pin_policy_allows(const parser::Classification& c, bool simple_query,

@@ -30,6 +30,7 @@
 #include "protocol/frame.h"
 #include "session/proxy_context.h"
 #include "session/reply_tracker.h"
+#include "session/session_info.h"
 #include "statements/prepared_statement.h"
 
 namespace pgmux::session {
@@ -64,6 +65,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void request_close(CloseReason reason);
 
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+    // A copy of this session's figures for the admin API (session_info.cpp).
+    // Must be called on the session's executor.
+    [[nodiscard]] SessionInfo describe(DescribeDetail detail) const;
 
   private:
     using Clock = std::chrono::steady_clock;
@@ -94,6 +98,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // returns the bytes consumed (0: a server is needed).
     [[nodiscard]] std::size_t answer_without_server(std::string_view data);
     void on_query(const protocol::Frame& f, std::string& to_server);
+    // sql_prepared.cpp: SQL PREPARE/EXECUTE/DEALLOCATE under pooling.
+    // Returns the Query text with statement names rewritten ("" = unchanged).
+    std::string rewrite_sql_prepared(std::string_view sql, const parser::Classification& c,
+                                     std::string& to_server);
+    void ensure_prepared_for_query(const statements::PreparedStatement& ps,
+                                   std::string& to_server);
+    void inject_query(std::string_view sql, std::string& to_server);
+    // Confirms a PREPARE that completed, or (nullptr) forgets the ones that
+    // did not when their Query ended.
+    void settle_sql_prepares(const parser::Statement* done);
+    // An ErrorResponse naming server-side statements, with the client's names.
+    [[nodiscard]] std::optional<std::string> error_with_client_names(std::string_view body) const;
     void on_parse(const protocol::Frame& f, std::string& to_server);
     void on_bind(const protocol::Frame& f, std::string& to_server);
     void on_describe(const protocol::Frame& f, std::string& to_server);
@@ -172,12 +188,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
     std::unique_ptr<backend::ServerConnection> server_;
     std::uint64_t last_server_id_ = 0;
+    std::optional<Clock::time_point> borrow_started_;  // waiting in link_server()
     ReplyTracker tracker_;  // what the linked server still owes us
     // The client's prepared statements by its own names, and its unnamed one.
     std::unordered_map<std::string, std::shared_ptr<const statements::PreparedStatement>>
         statements_;
     std::shared_ptr<const statements::PreparedStatement> unnamed_;
     std::uint64_t unnamed_token_ = 0;
+    std::vector<std::string> unconfirmed_prepares_;  // SQL PREPAREs awaiting CommandComplete
     // Portal -> what executing it does (cleared when the transaction ends).
     struct PortalInfo {
         std::shared_ptr<const parser::Classification> classification;

@@ -51,9 +51,9 @@ asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self,
             break;
         }
         auto [consumed, release] = handle_server_bytes(server->in().view());
-        if (server_.get() != server) break;  // a protocol error dropped it
-        server->in().consume(consumed);
         out_.flush();
+        if (server_.get() != server) break;  // closed while handling its messages
+        server->in().consume(consumed);
         const bool between_transactions = tracker_.empty() && !unsynced_ && tx_status_ == 'I';
         const bool shutdown_now = proxy_.shutting_down.load() && !closing_ && between_transactions;
         if (release || shutdown_now) {
@@ -99,6 +99,9 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
         const protocol::Frame& f = r.frame;
         Verdict v = tracker_.on_server_message(f.type, f.body);
         on_server_message_seen(f, v);
+        if (f.type == msg::kErrorResponse && v.forward && !statements_.empty()) {
+            if (auto named = error_with_client_names(f.body)) v.replacement = std::move(*named);
+        }
         if (!v.replacement.empty()) {
             forward_pending();
             if (!closing_) out_.append(v.replacement);
@@ -202,6 +205,16 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
     if (state_ && clients_own) {
         switch (v.event.kind) {
             case ReplyEvent::Kind::kStatementDone:
+                if (v.event.statement) settle_sql_prepares(v.event.statement);
+                if (v.event.statement &&
+                    v.event.statement->kind == parser::StatementKind::execute) {
+                    // EXECUTE does what the prepared statement's body does.
+                    auto it = statements_.find(v.event.statement->prepared_name);
+                    if (it != statements_.end() && it->second->sql_body &&
+                        it->second->sql_body->is_session_relevant()) {
+                        state_->on_statement_succeeded(*it->second->sql_body);
+                    }
+                }
                 if (v.event.statement && v.event.statement->is_session_relevant()) {
                     std::vector<std::optional<std::string_view>> values;
                     if (v.bind_values) {
@@ -217,6 +230,7 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
                 state_->on_statement_failed();
                 break;
             case ReplyEvent::Kind::kReadyForQuery:
+                if (!unconfirmed_prepares_.empty()) settle_sql_prepares(nullptr);
                 state_->on_ready_for_query(v.event.tx_status);
                 note_pin_transitions();
                 break;

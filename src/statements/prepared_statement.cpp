@@ -51,6 +51,21 @@ std::shared_ptr<const PreparedStatement> make_prepared_statement(
     return ps;
 }
 
+std::shared_ptr<const PreparedStatement> make_sql_prepared_statement(
+    std::string_view types, std::string_view body,
+    std::shared_ptr<const parser::Statement> sql_body) {
+    auto ps = std::make_shared<PreparedStatement>();
+    // "SQL" keeps these apart from protocol-level statements of the same text,
+    // whose parameter types are OIDs rather than type names.
+    ps->server_name = content_name(body, std::string("SQL ") + std::string(types));
+    ps->query.assign(body);
+    ps->prepare_sql = "PREPARE " + ps->server_name;
+    if (!types.empty()) ps->prepare_sql += " " + std::string(types);
+    ps->prepare_sql += " AS " + std::string(body);
+    ps->sql_body = std::move(sql_body);
+    return ps;
+}
+
 void ServerStatementCache::touch(const std::string& name) {
     auto it = index_.find(name);
     if (it == index_.end()) return;

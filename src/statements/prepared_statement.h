@@ -14,7 +14,8 @@
 
 namespace pgmux::parser {
 struct Classification;
-}
+struct Statement;
+}  // namespace pgmux::parser
 
 namespace pgmux::statements {
 
@@ -24,6 +25,10 @@ struct PreparedStatement {
     std::string param_types;    // the Parse message's raw int16 count + int32 OIDs
     std::string parse_message;  // a complete Parse message naming server_name
     std::shared_ptr<const parser::Classification> classification;
+    // SQL-level statements (PREPARE name AS ...): the PREPARE that creates it
+    // on a server under server_name, and what executing it does.
+    std::string prepare_sql;
+    std::shared_ptr<const parser::Statement> sql_body;
 };
 
 // Builds the statement from a client's Parse fields. The name is derived from
@@ -32,6 +37,12 @@ struct PreparedStatement {
 [[nodiscard]] std::shared_ptr<const PreparedStatement> make_prepared_statement(
     std::string_view query, std::string_view param_types,
     std::shared_ptr<const parser::Classification> classification);
+
+// A statement created by SQL `PREPARE name [(types)] AS body`; `types` is
+// the parenthesised list as written (may be empty).
+[[nodiscard]] std::shared_ptr<const PreparedStatement> make_sql_prepared_statement(
+    std::string_view types, std::string_view body,
+    std::shared_ptr<const parser::Statement> sql_body);
 
 // The server-side statements one server connection holds, least recently used
 // first out. Bounded: adding past the capacity evicts, and the caller must
