@@ -2,6 +2,7 @@
 
 #include <csignal>
 
+#include "runtime/admin_control.h"
 #include "runtime/log.h"
 
 namespace pgmux::runtime {
@@ -16,6 +17,7 @@ Proxy::Proxy(config::Config config, std::vector<std::string> args)
       shutdown_deadline_(control_) {}
 
 Proxy::~Proxy() {
+    admin_.reset();
     stop_everything();
 }
 
@@ -25,7 +27,15 @@ int Proxy::run() {
         workers_.push_back(std::make_unique<Worker>(i, context_));
         workers_.back()->listen(cfg->listen);
     }
+    if (cfg->admin_listen) {
+        std::vector<Worker*> workers;
+        for (auto& w : workers_) workers.push_back(w.get());
+        admin_ = std::make_unique<AdminService>(*cfg, context_, std::move(workers),
+                                                control_.get_executor(),
+                                                [this] { return reload(); });
+    }
     for (auto& w : workers_) w->start();
+    if (admin_) admin_->start();
     LOG_INFO << "pgmux listening on " << cfg->listen.host << ":" << cfg->listen.port << " ("
              << cfg->workers << " worker" << (cfg->workers == 1 ? "" : "s") << ", "
              << config::to_string(cfg->pool_mode) << " pooling, pool size " << cfg->pool_size
@@ -36,6 +46,7 @@ int Proxy::run() {
     });
     schedule_maintenance();
     control_.run();
+    admin_.reset();
     stop_everything();
     LOG_INFO << "pgmux stopped";
     return 0;
@@ -43,7 +54,7 @@ int Proxy::run() {
 
 void Proxy::on_signal(int signo) {
     if (signo == SIGHUP) {
-        reload();
+        (void)reload();
     } else if (signo == SIGTERM && !shutting_down_) {
         begin_graceful_shutdown();
     } else {
@@ -56,7 +67,7 @@ void Proxy::on_signal(int signo) {
     });
 }
 
-void Proxy::reload() {
+std::optional<std::string> Proxy::reload() {
     try {
         auto fresh = config::reload(*context_.config(), args_);
         const auto old = context_.config();
@@ -69,8 +80,10 @@ void Proxy::reload() {
         log::set_level(static_cast<log::Level>(fresh.log_level));
         context_.set_config(std::make_shared<const config::Config>(std::move(fresh)));
         LOG_INFO << "configuration reloaded";
+        return std::nullopt;
     } catch (const std::exception& e) {
         LOG_ERROR << "reload failed, keeping the running configuration: " << e.what();
+        return e.what();
     }
 }
 

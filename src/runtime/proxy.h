@@ -6,6 +6,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,8 @@
 #include "session/proxy_context.h"
 
 namespace pgmux::runtime {
+
+class AdminService;
 
 class Proxy {
   public:
@@ -27,7 +30,8 @@ class Proxy {
 
   private:
     void on_signal(int signo);
-    void reload();
+    // Returns the error when the new configuration was refused.
+    std::optional<std::string> reload();
     void begin_graceful_shutdown();
     void schedule_maintenance();
     void check_shutdown_progress();
@@ -36,6 +40,7 @@ class Proxy {
     std::vector<std::string> args_;
     session::ProxyContext context_;
     std::vector<std::unique_ptr<Worker>> workers_;
+    std::unique_ptr<AdminService> admin_;  // with --admin-listen; stopped before the workers
     boost::asio::io_context control_{1};
     boost::asio::signal_set signals_;
     boost::asio::steady_timer maintenance_;

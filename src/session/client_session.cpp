@@ -129,7 +129,9 @@ asio::awaitable<void> ClientSession::serve() {
 asio::awaitable<bool> ClientSession::link_server() {
     const auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(config_->query_wait_timeout);
+    borrow_started_ = Clock::now();
     auto result = co_await pool_->acquire(socket_.get_executor(), last_server_id_, wait);
+    worker_.borrows.record(pool_.get(), Clock::now() - *std::exchange(borrow_started_, {}));
     if (auto* err = std::get_if<pool::AcquireError>(&result)) {
         reply_wait_failure(*err);
         co_return false;

@@ -3,8 +3,10 @@
 // a session may use without locks (WorkerContext, touched only on its thread).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -81,6 +83,41 @@ class ProxyContext {
     std::map<pool::PoolKey, std::shared_ptr<pool::Pool>> pools_;
 };
 
+// How long clients waited for a server connection (ClientSession::link_server),
+// kept per worker without locks and merged by the admin API. Buckets are
+// per bucket (not cumulative); the last one is +Inf.
+struct BorrowStats {
+    static constexpr std::array<double, 16> kUpperBounds{
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+    // A borrow slower than this counts as having waited: an idle connection
+    // is handed over in microseconds, queueing or connecting takes longer.
+    static constexpr std::chrono::microseconds kWaitThreshold{1000};
+    struct PoolWaits {
+        std::uint64_t waits = 0;
+        double seconds = 0;
+    };
+
+    std::array<std::uint64_t, kUpperBounds.size() + 1> buckets{};
+    double seconds_total = 0;
+    // Keyed by pool identity (pools live as long as the process); only
+    // borrows that waited touch the map, so the ordinary path does not.
+    std::map<const pool::Pool*, PoolWaits> waits;
+
+    void record(const pool::Pool* pool, std::chrono::steady_clock::duration took) {
+        const double s = std::chrono::duration<double>(took).count();
+        std::size_t i = 0;
+        while (i < kUpperBounds.size() && s > kUpperBounds[i]) ++i;
+        ++buckets[i];
+        seconds_total += s;
+        if (took >= kWaitThreshold) {
+            auto& w = waits[pool];
+            ++w.waits;
+            w.seconds += s;
+        }
+    }
+};
+
 // Owned by one worker thread; sessions on that worker share it without locks.
 struct WorkerContext {
     boost::asio::any_io_executor executor;
@@ -92,6 +129,7 @@ struct WorkerContext {
     parser::Classifier classifier{4096};
     // Pin statistics of this worker's clients (merged by the admin API).
     pinning::PinStats pin_stats;
+    BorrowStats borrows;
     // Tokens naming a client's unnamed statement generation (see ServerConnection).
     std::uint64_t next_unnamed_token = 1;
 };

@@ -1,0 +1,377 @@
+"""The admin HTTP API wired into the running proxy: a real PostgreSQL, pool size 2, real clients
+(psycopg) and real HTTP clients (urllib and curl).
+
+Every pin of the contract that the API must show is driven here: the statement pins with the
+right reason and cause, /api/v1/clients, /servers, /pinning and /metrics show it, the pin ends
+when the state is gone, and other clients keep being served meanwhile. Then the actions
+(disconnect, pause/resume, reload), the bearer token and the error answers."""
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import psycopg
+import pytest
+
+from harness.clients import connect
+from harness.net import wait_until
+from harness.proxy import target
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(target() != "pgmux", reason="the admin API is pgmux's own"),
+]
+
+POOL_SIZE = 2
+
+
+# HTTP helpers ---------------------------------------------------------------------------------
+
+def http(proxy, method, path, token=None, body=None):
+    """(status, parsed JSON or text, headers) through urllib."""
+    url = f"http://{proxy.admin_endpoint}{path}"
+    req = urllib.request.Request(url, method=method, data=body)
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            status, raw, headers = r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        status, raw, headers = e.code, e.read(), e.headers
+    text = raw.decode()
+    if text and headers.get("Content-Type", "").startswith("application/json"):
+        return status, json.loads(text), headers
+    return status, text, headers
+
+
+def get(proxy, path, **kw):
+    status, body, _ = http(proxy, "GET", path, **kw)
+    assert status == 200, f"GET {path}: {status} {body}"
+    return body
+
+
+def post(proxy, path, **kw):
+    return http(proxy, "POST", path, body=b"", **kw)
+
+
+def curl(proxy, path, *args):
+    """(status, body) through curl, a real HTTP client independent of Python's."""
+    r = subprocess.run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", *args,
+                        f"http://{proxy.admin_endpoint}{path}"],
+                       capture_output=True, text=True, timeout=20, check=True)
+    body, _, code = r.stdout.rpartition("\n")
+    return int(code), body
+
+
+def curl_json(proxy, path, *args):
+    status, body = curl(proxy, path, *args)
+    return status, json.loads(body)
+
+
+def client_by_app(proxy, app):
+    clients = [c for c in get(proxy, "/api/v1/clients")["clients"] if c["application_name"] == app]
+    assert len(clients) <= 1, clients
+    return clients[0] if clients else None
+
+
+def pool_of(proxy, database):
+    pools = [p for p in get(proxy, "/api/v1/pools")["pools"] if p["database"] == database]
+    assert len(pools) == 1, pools
+    return pools[0]
+
+
+def reason_stats(proxy, reason):
+    reasons = {r["reason"]: r for r in get(proxy, "/api/v1/pinning")["reasons"]}
+    return reasons[reason]
+
+
+def metric_value(text, name, labels=""):
+    needle = f"{name}{{{labels}}} " if labels else f"{name} "
+    for line in text.splitlines():
+        if line.startswith(needle):
+            return float(line[len(needle):])
+    raise AssertionError(f"{needle!r} not in /metrics")
+
+
+# Probes and pools -----------------------------------------------------------------------------
+
+def test_healthz_and_readyz(pgmux):
+    proxy = pgmux(pool_size=POOL_SIZE, admin=True)
+    assert curl_json(proxy, "/healthz") == (200, {"status": "ok"})
+    assert curl_json(proxy, "/readyz") == (200, {"status": "ready"})
+    status, _, headers = http(proxy, "HEAD", "/healthz")
+    assert status == 200 and headers["Cache-Control"] == "no-store"
+
+
+def test_pools_show_clients_and_servers(pgmux, database):
+    proxy = pgmux(pool_size=POOL_SIZE, admin=True)
+    with connect(proxy.endpoint, database) as idle, \
+            connect(proxy.endpoint, database, autocommit=False) as busy:
+        idle.execute("SELECT 1")
+        busy.execute("SELECT 1")  # opens a transaction and keeps it open
+        pool = pool_of(proxy, database)
+        assert pool["user"] == "postgres"
+        assert pool["pool_mode"] == "transaction"
+        assert pool["pool_size"] == POOL_SIZE
+        assert pool["paused"] is False
+        assert pool["clients"] == {"active": 1, "waiting": 0, "idle": 1}
+        assert pool["servers"]["active"] == 1
+        assert pool["servers"]["pinned"] == 0
+        assert pool["servers"]["active"] + pool["servers"]["idle"] <= POOL_SIZE
+
+        servers = get(proxy, "/api/v1/servers")["servers"]
+        assert len(servers) == 1
+        assert servers[0]["state"] == "active" and servers[0]["database"] == database
+        assert servers[0]["pinned_to"] is None and servers[0]["client_id"] is not None
+
+        metrics = get(proxy, "/metrics")
+        assert metric_value(metrics, "pgmux_server_connections", 'state="active"') == 1
+        assert metric_value(metrics, "pgmux_server_connections_in_transaction") == 1
+        assert metric_value(metrics, "pgmux_client_connections", 'state="idle"') == 1
+        assert metric_value(metrics, "pgmux_client_connections", 'state="active"') == 1
+        busy.commit()
+    wait_until(lambda: pool_of(proxy, database)["clients"] == {"active": 0, "waiting": 0, "idle": 0},
+               10, what="both clients gone from the pool")
+
+
+# Pins -----------------------------------------------------------------------------------------
+
+PINS = [
+    pytest.param("CREATE TEMP TABLE pin_t (a int)", "temp_object", "CREATE TEMP TABLE",
+                 "DROP TABLE pin_t", id="temp_table"),
+    pytest.param("LISTEN pin_channel", "listen", "LISTEN pin_channel", "UNLISTEN *", id="listen"),
+    pytest.param("SELECT pg_advisory_lock(4242)", "advisory_lock", "pg_advisory_lock($1)",
+                 "SELECT pg_advisory_unlock(4242)", id="advisory_lock"),
+    pytest.param("DECLARE pin_c CURSOR WITH HOLD FOR SELECT g FROM generate_series(1, 3) g",
+                 "hold_cursor", "WITH HOLD", "CLOSE pin_c", id="hold_cursor"),
+]
+
+
+@pytest.mark.parametrize("pin_sql,reason,cause,unpin_sql", PINS)
+def test_pin_is_shown_and_ends(pgmux, database, pin_sql, reason, cause, unpin_sql):
+    proxy = pgmux(pool_size=POOL_SIZE, admin=True)
+    before = reason_stats(proxy, reason)
+    with connect(proxy.endpoint, database, application_name="pinned-one") as pinned:
+        pinned.execute(pin_sql)
+        pinned_pid = pinned.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+        client = client_by_app(proxy, "pinned-one")
+        assert client["pinned"] is True
+        assert client["state"] == "active"  # a pinned client keeps its server
+        assert [p["reason"] for p in client["pins"]] == [reason]
+        pin = client["pins"][0]
+        assert cause in pin["statement"], pin
+        assert pin["since"].endswith("Z") and pin["seconds"] >= 0
+        assert client["database"] == database and client["user"] == "postgres"
+        assert client["address"].startswith("127.0.0.1:")
+
+        one = get(proxy, f"/api/v1/clients/{client['id']}")
+        assert one["id"] == client["id"] and one["pins"][0]["reason"] == reason
+        pinned_only = get(proxy, "/api/v1/clients?pinned=true")["clients"]
+        assert [c["id"] for c in pinned_only] == [client["id"]]
+
+        servers = [s for s in get(proxy, "/api/v1/servers")["servers"] if s["state"] == "pinned"]
+        assert len(servers) == 1 and servers[0]["pinned_to"] == client["id"]
+        assert servers[0]["id"] == client["server_id"]
+        assert pool_of(proxy, database)["servers"]["pinned"] == 1
+
+        stats = reason_stats(proxy, reason)
+        assert stats["pins_started"] == before["pins_started"] + 1
+        assert stats["clients_pinned_now"] == 1
+        top = get(proxy, "/api/v1/pinning")["top_statements"]
+        assert any(t["reason"] == reason and cause in t["statement"] for t in top), top
+        metrics = get(proxy, "/metrics")
+        assert metric_value(metrics, "pgmux_pinned_clients", f'reason="{reason}"') == 1
+        assert metric_value(metrics, "pgmux_pins_total", f'reason="{reason}"') >= 1
+        assert metric_value(metrics, "pgmux_server_connections", 'state="pinned"') == 1
+
+        # The pool's other server keeps serving everyone else, many transactions each.
+        others = [connect(proxy.endpoint, database) for _ in range(3)]
+        try:
+            for i in range(10):
+                for other in others:
+                    assert other.execute("SELECT %s::int", (i,)).fetchone()[0] == i
+                    assert other.execute("SELECT pg_backend_pid()").fetchone()[0] != pinned_pid
+        finally:
+            for other in others:
+                other.close()
+        assert client_by_app(proxy, "pinned-one")["pinned"] is True
+
+        pinned.execute(unpin_sql)
+        # The pin ends when the server confirms the state is gone (a verification query may
+        # still be running for a moment), then the server goes back to the pool.
+        client = wait_until(lambda: (c := client_by_app(proxy, "pinned-one"))
+                            and c["state"] == "idle" and c, 10, what="the server to be released")
+        assert client["pins"] == [] and client["pinned"] is False and client["server_id"] is None
+        stats = reason_stats(proxy, reason)
+        assert stats["pins_ended"] == before["pins_ended"] + 1
+        assert stats["clients_pinned_now"] == 0 and stats["seconds_pinned"] > 0
+        assert get(proxy, "/api/v1/clients?pinned=true")["clients"] == []
+        metrics = get(proxy, "/metrics")
+        assert metric_value(metrics, "pgmux_unpins_total", f'reason="{reason}"') >= 1
+        assert metric_value(metrics, "pgmux_pinned_clients", f'reason="{reason}"') == 0
+
+
+def test_unknown_client_is_404(pgmux):
+    proxy = pgmux(pool_size=POOL_SIZE, admin=True)
+    status, body, _ = http(proxy, "GET", "/api/v1/clients/999999")
+    assert status == 404 and body["error"]["code"] == "not_found"
+
+
+# Actions --------------------------------------------------------------------------------------
+
+def test_disconnect_closes_the_client(pgmux, database):
+    proxy = pgmux(pool_size=POOL_SIZE, admin=True)
+    with connect(proxy.endpoint, database, application_name="to-close") as victim, \
+            connect(proxy.endpoint, database, application_name="bystander") as bystander:
+        victim.execute("SELECT 1")
+        bystander.execute("SELECT 1")
+        cid = client_by_app(proxy, "to-close")["id"]
+        status, body = curl_json(proxy, f"/api/v1/clients/{cid}/disconnect", "-X", "POST")
+        assert status == 200 and body == {"status": "disconnected", "client_id": cid}
+        wait_until(lambda: client_by_app(proxy, "to-close") is None, 10,
+                   what="the client to be gone")
+        with pytest.raises(psycopg.OperationalError):
+            victim.execute("SELECT 1")
+        assert bystander.execute("SELECT 2").fetchone()[0] == 2
+    status, body = curl_json(proxy, f"/api/v1/clients/{cid}/disconnect", "-X", "POST")
+    assert status == 404 and body["error"]["code"] == "not_found"
+    assert "admin" in proxy.log_text()
+
+
+def test_pause_holds_new_queries_and_resume_releases_them(pgmux, database):
+    proxy = pgmux(pool_size=POOL_SIZE, admin=True)
+    with connect(proxy.endpoint, database) as conn:
+        conn.execute("SELECT 1")
+        status, body = curl_json(proxy, f"/api/v1/pools/{database}/postgres/pause", "-X", "POST")
+        assert status == 200 and body["status"] == "paused"
+        assert pool_of(proxy, database)["paused"] is True
+
+        result = {}
+
+        def run():
+            start = time.monotonic()
+            result["value"] = conn.execute("SELECT 42").fetchone()[0]
+            result["seconds"] = time.monotonic() - start
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        wait_until(lambda: pool_of(proxy, database)["clients"]["waiting"] == 1, 10,
+                   what="the query to wait")
+        time.sleep(0.5)
+        assert "value" not in result
+        pool = pool_of(proxy, database)
+        assert pool["wait"]["longest_seconds"] >= 0.5
+        assert 'pgmux_client_connections{state="waiting"} 1' in get(proxy, "/metrics")
+
+        status, body = curl_json(proxy, f"/api/v1/pools/{database}/postgres/resume", "-X", "POST")
+        assert status == 200 and body["status"] == "resumed"
+        t.join(10)
+        assert result["value"] == 42 and result["seconds"] >= 0.5
+        pool = pool_of(proxy, database)
+        assert pool["paused"] is False and pool["clients"]["waiting"] == 0
+        assert pool["wait"]["waits_total"] >= 1 and pool["wait"]["seconds_total"] >= 0.5
+        # The borrow histogram saw that wait in a bucket above half a second.
+        metrics = get(proxy, "/metrics")
+        assert metric_value(metrics, "pgmux_borrow_wait_seconds_count") >= 2
+        assert (metric_value(metrics, "pgmux_borrow_wait_seconds_count")
+                > metric_value(metrics, "pgmux_borrow_wait_seconds_bucket", 'le="0.25"'))
+    status, body = curl_json(proxy, "/api/v1/pools/no_such_db/postgres/pause", "-X", "POST")
+    assert status == 404 and body["error"]["code"] == "not_found"
+
+
+def test_reload_applies_the_file_or_reports_its_error(pgmux, database, tmp_path):
+    config = tmp_path / "pgmux.toml"
+    config.write_text('on_pin = "allow"\n')
+    proxy = pgmux("--config", str(config), pool_size=POOL_SIZE, admin=True)
+    with connect(proxy.endpoint, database) as conn:
+        conn.execute("CREATE TEMP TABLE allowed (a int)")
+
+    config.write_text('on_pin = "allow"\nno_such_key = 1\n')
+    status, body = curl_json(proxy, "/api/v1/reload", "-X", "POST")
+    assert status == 500 and body["error"]["code"] == "reload_failed"
+    assert "no_such_key" in body["error"]["message"]
+
+    config.write_text('on_pin = "reject"\n')
+    status, body = curl_json(proxy, "/api/v1/reload", "-X", "POST")
+    assert status == 200 and body["status"] == "reloaded"
+    with connect(proxy.endpoint, database) as conn:
+        with pytest.raises(psycopg.errors.FeatureNotSupported):
+            conn.execute("CREATE TEMP TABLE refused (a int)")
+    metrics = get(proxy, "/metrics")
+    assert metric_value(metrics, "pgmux_pin_rejections_total", 'reason="temp_object"') == 1
+
+
+# Prometheus -----------------------------------------------------------------------------------
+
+def test_metrics_pass_promtool(pgmux, database, tmp_path):
+    proxy = pgmux(pool_size=POOL_SIZE, admin=True)
+    with connect(proxy.endpoint, database) as conn:
+        conn.execute("CREATE TEMP TABLE m (a int)")
+        for i in range(5):
+            conn.execute("SELECT %s::int", (i,))
+        status, text = curl(proxy, "/metrics")
+    assert status == 200
+    path = tmp_path / "metrics.txt"
+    path.write_text(text)
+    with open(path) as f:
+        r = subprocess.run(["promtool", "check", "metrics"], stdin=f, capture_output=True,
+                           text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'pgmux_pins_total{reason="temp_object"} 1' in text
+    assert metric_value(text, "pgmux_queries_total") >= 6
+    assert metric_value(text, "pgmux_transactions_total") >= 6
+    assert metric_value(text, "pgmux_client_connections_received_total") >= 1
+    assert metric_value(text, "pgmux_borrow_wait_seconds_count") >= 1
+    assert metric_value(text, "pgmux_pool_size", f'database="{database}",user="postgres"') == 2
+    for state in ("connecting", "idle", "active", "pinned", "resetting"):
+        metric_value(text, "pgmux_server_connections", f'state="{state}"')
+
+
+# Token and errors -----------------------------------------------------------------------------
+
+def test_token_is_required_when_configured(pgmux):
+    token = "s3cret-admin-token"
+    proxy = pgmux("--admin-token", token, pool_size=POOL_SIZE, admin=True)
+    for path in ("/api/v1/pools", "/metrics", "/api/v1/clients"):
+        status, body = curl(proxy, path)
+        assert status == 401, (path, body)
+        assert json.loads(body)["error"]["code"] == "unauthorized"
+        status, _ = curl(proxy, path, "-H", "Authorization: Bearer wrong")
+        assert status == 401
+        status, _ = curl(proxy, path, "-H", f"Authorization: Bearer {token}")
+        assert status == 200
+    r = subprocess.run(["curl", "-sS", "-D", "-", "-o", "/dev/null",
+                        f"http://{proxy.admin_endpoint}/api/v1/pools"],
+                       capture_output=True, text=True, timeout=20, check=True)
+    assert "WWW-Authenticate: Bearer" in r.stdout
+    status, _ = curl(proxy, "/api/v1/reload", "-X", "POST")
+    assert status == 401
+    # Probes stay open.
+    assert curl(proxy, "/healthz")[0] == 200
+    assert curl(proxy, "/readyz")[0] == 200
+    assert http(proxy, "GET", "/api/v1/pools", token=token)[0] == 200
+
+
+def test_bad_requests_get_json_errors(pgmux, tmp_path):
+    proxy = pgmux(pool_size=POOL_SIZE, admin=True)
+    status, body = curl_json(proxy, "/api/v1/nothing-here")
+    assert status == 404 and body["error"]["code"] == "not_found"
+    status, body = curl_json(proxy, "/api/v1/pools", "-X", "DELETE")
+    assert status == 405 and body["error"]["code"] == "method_not_allowed"
+    status, body, headers = http(proxy, "GET", "/api/v1/reload")
+    assert status == 405 and "POST" in headers["Allow"]
+    status, body = curl_json(proxy, "/api/v1/clients/abc")
+    assert status == 400 and body["error"]["code"] == "bad_request"
+    big = tmp_path / "big.json"
+    big.write_bytes(b"x" * (100 * 1024))
+    status, body = curl_json(proxy, "/api/v1/reload", "-X", "POST", "--data-binary", f"@{big}")
+    assert status == 413 and body["error"]["code"] == "payload_too_large"
+
+
+def test_admin_listen_refuses_non_loopback_without_token(pgmux):
+    with pytest.raises(RuntimeError, match="token"):
+        pgmux("--admin-listen", "0.0.0.0:0", pool_size=POOL_SIZE, ready_timeout=5)
