@@ -222,12 +222,17 @@ void SessionState::apply_settings(const parser::Statement& stmt, BindValues para
 
 void SessionState::on_parameter_status(std::string_view name, std::string_view value) {
     std::string lower = parser::ascii_lower(name);
-    if (is_ignored_report(lower) || touched_all_) return;
-    if (std::find(touched_.begin(), touched_.end(), lower) != touched_.end()) return;
-    if (auto it = tx_.settings.find(lower); it != tx_.settings.end() && it->second.value == value) {
-        return;
-    }
-    // Something pgmux did not see (a function, a procedure) changed a reported setting.
+    if (is_ignored_report(lower)) return;
+    auto it = tx_.settings.find(lower);
+    if (it != tx_.settings.end() && it->second.value == value) return;
+    const bool touched = touched_all_ || std::find(touched_.begin(), touched_.end(), lower) !=
+                                             touched_.end();
+    // A statement pgmux saw set it: the server's report is the exact result
+    // (SET DateStyle TO ymd only changes the field order and keeps the
+    // output style, so replaying the SET text alone would be wrong).
+    if (touched && it == tx_.settings.end()) return;  // RESET to the server's default
+    // Otherwise something pgmux did not see (a function, a procedure)
+    // changed a reported setting.
     set_setting(lower, value_from_string(lower, value));
 }
 

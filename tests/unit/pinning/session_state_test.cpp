@@ -239,7 +239,7 @@ TEST(SessionSettings, ParameterStatusCatchesChangesPgmuxDidNotSee) {
               "SELECT pg_catalog.set_config('timezone', 'Asia/Tokyo', false)");
 }
 
-TEST(SessionSettings, ParameterStatusForATrackedChangeKeepsTheTrackedValue) {
+TEST(SessionSettings, ParameterStatusForATrackedChangeBecomesTheReplayedValue) {
     SessionState s = fresh();
     parser::Classification c = parser::classify_uncached("SET timezone = 'utc'");
     s.on_statement_succeeded(c.statements[0]);
@@ -247,9 +247,31 @@ TEST(SessionSettings, ParameterStatusForATrackedChangeKeepsTheTrackedValue) {
     s.on_parameter_status("is_superuser", "on");
     s.on_parameter_status("session_authorization", "postgres");
     s.on_ready_for_query('I');
-    EXPECT_EQ(replay(s, "timezone"), "SET \"timezone\" TO 'utc'");
+    EXPECT_EQ(replay(s, "timezone"), "SELECT pg_catalog.set_config('timezone', 'UTC', false)");
     EXPECT_EQ(value(s, "is_superuser"), "<default>");
     EXPECT_EQ(value(s, "session_authorization"), "<default>");
+}
+
+TEST(SessionSettings, PartialDateStyleIsReplayedAsTheServerReportsIt) {
+    // SET DateStyle TO ymd keeps the output style set before; replaying the
+    // text alone on a server with another style would differ.
+    SessionState s = fresh();
+    s.on_statement_succeeded(parser::classify_uncached("SET datestyle TO iso").statements[0]);
+    s.on_parameter_status("DateStyle", "ISO, MDY");
+    s.on_ready_for_query('I');
+    s.on_statement_succeeded(parser::classify_uncached("SET datestyle TO ymd").statements[0]);
+    s.on_parameter_status("DateStyle", "ISO, YMD");
+    s.on_ready_for_query('I');
+    EXPECT_EQ(replay(s, "datestyle"),
+              "SELECT pg_catalog.set_config('datestyle', 'ISO, YMD', false)");
+}
+
+TEST(SessionSettings, ParameterStatusWithTheTrackedValueChangesNothing) {
+    SessionState s = fresh();
+    s.on_statement_succeeded(parser::classify_uncached("SET TimeZone = 'UTC'").statements[0]);
+    s.on_parameter_status("TimeZone", "UTC");
+    s.on_ready_for_query('I');
+    EXPECT_EQ(replay(s, "timezone"), "SET \"timezone\" TO 'UTC'");
 }
 
 TEST(SessionSettings, ParameterStatusInsideARolledBackBlockIsUndone) {
