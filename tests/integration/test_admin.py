@@ -215,6 +215,50 @@ def test_pin_is_shown_and_ends(pgmux, database, pin_sql, reason, cause, unpin_sq
         assert metric_value(metrics, "pgmux_pinned_clients", f'reason="{reason}"') == 0
 
 
+def test_session_mode_pins_every_client(pgmux, database):
+    proxy = pgmux(pool_size=POOL_SIZE, pool_mode="session", admin=True)
+    with connect(proxy.endpoint, database, application_name="session-client") as conn:
+        conn.execute("SELECT 1")
+        client = client_by_app(proxy, "session-client")
+        assert [p["reason"] for p in client["pins"]] == ["session_mode"]
+        assert client["state"] == "active" and client["server_id"] is not None
+        pool = pool_of(proxy, database)
+        assert pool["pool_mode"] == "session" and pool["servers"]["pinned"] == 1
+
+
+def test_clients_on_several_workers(pgmux, database):
+    # Each worker owns its sessions: the API gathers them from all workers, and an action
+    # reaches the session on whichever worker runs it.
+    proxy = pgmux("--workers", "3", pool_size=POOL_SIZE, admin=True)
+    conns = [connect(proxy.endpoint, database, application_name=f"w{i}") for i in range(12)]
+    try:
+        for conn in conns:
+            conn.execute("SELECT 1")
+        clients = get(proxy, "/api/v1/clients")
+        assert clients["total"] == 12 and clients["truncated"] is False
+        ids = [c["id"] for c in clients["clients"]]
+        assert ids == sorted(ids) and len(set(ids)) == 12
+        assert pool_of(proxy, database)["clients"]["idle"] == 12
+        limited = get(proxy, "/api/v1/clients?limit=5")
+        assert len(limited["clients"]) == 5 and limited["truncated"] is True
+        for i in range(12):
+            cid = client_by_app(proxy, f"w{i}")["id"]
+            assert get(proxy, f"/api/v1/clients/{cid}")["application_name"] == f"w{i}"
+            if i % 2:
+                assert post(proxy, f"/api/v1/clients/{cid}/disconnect")[0] == 200
+        wait_until(lambda: get(proxy, "/api/v1/clients")["total"] == 6, 10,
+                   what="the disconnected clients to leave")
+        for i, conn in enumerate(conns):
+            if i % 2:
+                with pytest.raises(psycopg.OperationalError):
+                    conn.execute("SELECT 1")
+            else:
+                assert conn.execute("SELECT 1").fetchone()[0] == 1
+    finally:
+        for conn in conns:
+            conn.close()
+
+
 def test_unknown_client_is_404(pgmux):
     proxy = pgmux(pool_size=POOL_SIZE, admin=True)
     status, body, _ = http(proxy, "GET", "/api/v1/clients/999999")
