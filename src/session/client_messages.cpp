@@ -311,7 +311,9 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
     if (classification && classification->parsed) {
         rewritten = rewrite_sql_prepared(sql, *classification, to_server);
     }
-    expect(PendingReply{.expect = Expect::kQuery, .classification = std::move(classification)});
+    expect(PendingReply{.expect = Expect::kQuery,
+                        .classification = std::move(classification),
+                        .text_shifts = rewritten.empty() ? nullptr : take_text_shifts()});
     if (rewritten.empty()) {
         to_server += f.raw;
     } else {
@@ -367,13 +369,29 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     }
     auto classification = classify(*query);
     if (classification && !pin_policy_allows(*classification, false, to_server)) return;
-    auto ps = statements::make_prepared_statement(*query, *types, std::move(classification));
+    std::vector<std::shared_ptr<const statements::PreparedStatement>> depends_on;
+    std::string rewritten;
+    if (classification && classification->parsed && !statements_.empty()) {
+        rewritten = rewrite_executes_for_parse(*query, *classification, depends_on);
+    }
+    std::shared_ptr<statements::PreparedStatement> ps = std::const_pointer_cast<
+        statements::PreparedStatement>(statements::make_prepared_statement(
+        rewritten.empty() ? *query : std::string_view(rewritten), *types,
+        std::move(classification)));
+    ps->depends_on = std::move(depends_on);
     if (name->empty()) {
-        unnamed_ = std::move(ps);
+        ensure_dependencies(*ps, to_server);
+        unnamed_ = ps;
         unnamed_token_ = (std::uint64_t(worker_.index) << 56) | worker_.next_unnamed_token++;
         server_->unnamed_owner = unnamed_token_;
         expect(PendingReply{.expect = Expect::kParse});
-        to_server = f.raw;
+        if (rewritten.empty()) {
+            to_server += f.raw;
+        } else {
+            append_message(to_server, msg::kParse,
+                           {std::string_view("\0", 1), ps->query, std::string_view("\0", 1),
+                            *types});
+        }
         return;
     }
     std::string client_name(*name);
@@ -402,6 +420,7 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         }
     }
     proxy_.counters.server_parses.fetch_add(1, std::memory_order_relaxed);
+    ensure_dependencies(*ps, to_server);
     to_server += ps->parse_message;
     expect(PendingReply{.expect = Expect::kParse,
                         .client_statement = client_name,
@@ -411,6 +430,7 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
 
 void ClientSession::ensure_prepared(const statements::PreparedStatement& ps,
                                     std::string& to_server) {
+    ensure_dependencies(ps, to_server);
     if (server_->statements.contains(ps.server_name)) {
         server_->statements.touch(ps.server_name);
         proxy_.counters.statement_cache_hits.fetch_add(1, std::memory_order_relaxed);
@@ -433,6 +453,7 @@ void ClientSession::ensure_prepared(const statements::PreparedStatement& ps,
 
 bool ClientSession::ensure_unnamed(std::string& to_server) {
     if (!unnamed_) return false;
+    ensure_dependencies(*unnamed_, to_server);
     if (server_->unnamed_owner == unnamed_token_) return true;
     // The unnamed statement was parsed on another server connection (or
     // replaced since): parse it again here, replies hidden.

@@ -105,11 +105,22 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void ensure_prepared_for_query(const statements::PreparedStatement& ps,
                                    std::string& to_server);
     void inject_query(std::string_view sql, std::string& to_server);
+    // Parse of text that EXECUTEs SQL-prepared statements: the names rewritten
+    // ("" = unchanged) and the statements it needs on the server.
+    std::string rewrite_executes_for_parse(
+        std::string_view sql, const parser::Classification& c,
+        std::vector<std::shared_ptr<const statements::PreparedStatement>>& depends_on);
+    void ensure_dependencies(const statements::PreparedStatement& ps, std::string& to_server);
     // Confirms a PREPARE that completed, or (nullptr) forgets the ones that
     // did not when their Query ended.
     void settle_sql_prepares(const parser::Statement* done);
     // An ErrorResponse naming server-side statements, with the client's names.
-    [[nodiscard]] std::optional<std::string> error_with_client_names(std::string_view body) const;
+    // An ErrorResponse naming server-side statements, with the client's names
+    // and its position mapped back to the client's own text.
+    [[nodiscard]] std::optional<std::string> error_with_client_names(
+        std::string_view body, const std::vector<std::pair<std::size_t, long>>* shifts) const;
+    // The edits of the last rewrite_sql_prepared, as position shifts.
+    std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> take_text_shifts();
     void on_parse(const protocol::Frame& f, std::string& to_server);
     void on_bind(const protocol::Frame& f, std::string& to_server);
     void on_describe(const protocol::Frame& f, std::string& to_server);
@@ -196,6 +207,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::shared_ptr<const statements::PreparedStatement> unnamed_;
     std::uint64_t unnamed_token_ = 0;
     std::vector<std::string> unconfirmed_prepares_;  // SQL PREPAREs awaiting CommandComplete
+    struct TextEdit {
+        std::size_t at, old_length, new_length;
+    };
+    std::vector<TextEdit> last_edits_;
     // Portal -> what executing it does (cleared when the transaction ends).
     struct PortalInfo {
         std::shared_ptr<const parser::Classification> classification;

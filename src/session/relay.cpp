@@ -99,8 +99,11 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
         const protocol::Frame& f = r.frame;
         Verdict v = tracker_.on_server_message(f.type, f.body);
         on_server_message_seen(f, v);
-        if (f.type == msg::kErrorResponse && v.forward && !statements_.empty()) {
-            if (auto named = error_with_client_names(f.body)) v.replacement = std::move(*named);
+        if (f.type == msg::kErrorResponse && v.forward &&
+            (!statements_.empty() || v.text_shifts)) {
+            if (auto named = error_with_client_names(f.body, v.text_shifts.get())) {
+                v.replacement = std::move(*named);
+            }
         }
         if (!v.replacement.empty()) {
             forward_pending();

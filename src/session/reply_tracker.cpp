@@ -75,6 +75,7 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
             v.event.kind = ReplyEvent::Kind::kStatementFailed;
             v.event.statement = next_statement(head);
             v.classification = head.classification;
+            v.text_shifts = head.text_shifts;
             if (head.expect == Expect::kParse && !head.client_statement.empty()) {
                 v.failed_client_statement = head.client_statement;
             }

@@ -61,6 +61,9 @@ struct PendingReply {
     std::string client_statement;
     std::string server_statement;
     std::string parsed_name;  // named Parse: the server-side name, reported on success
+    // Where pgmux rewrote the Query text: (offset in the rewritten text,
+    // bytes added there), so error positions can be mapped back.
+    std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> text_shifts;
     // Text values of the Bind parameters, for statements that set settings from them.
     std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
 };
@@ -81,6 +84,7 @@ struct Verdict {
     // A Parse the server refused: the client statement to forget.
     std::string failed_client_statement;
     std::string failed_server_statement;
+    std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> text_shifts;
     // Keep what event.statement points into alive (the entry may be gone).
     std::shared_ptr<const parser::Classification> classification;
     std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;

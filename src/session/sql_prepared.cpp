@@ -3,6 +3,9 @@
 // text to the same content-addressed server names protocol-level statements
 // use, and whatever the current server lacks is prepared on it first, so the
 // statements work on any server connection without pinning.
+#include <algorithm>
+#include <cstdlib>
+
 #include "pgmux/parser/statement.hpp"
 #include "protocol/messages.h"
 #include "protocol/wire.h"
@@ -14,6 +17,15 @@ namespace pgmux::session {
 namespace msg = protocol::msg;
 
 namespace {
+// Builds a message of `type` from body parts (like client_messages.cpp).
+void append_message(std::string& out, char type, std::initializer_list<std::string_view> parts) {
+    std::size_t len = 4;
+    for (auto p : parts) len += p.size();
+    out.push_back(type);
+    protocol::put_u32(out, static_cast<std::uint32_t>(len));
+    for (auto p : parts) out.append(p);
+}
+
 struct Edit {
     std::size_t at;
     std::size_t length;
@@ -95,9 +107,19 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
                 unconfirmed_prepares_.push_back(name);
                 break;
             }
-            case StatementKind::execute:
-            case StatementKind::deallocate: {
-                if (st.name_location < 0) break;
+            case StatementKind::deallocate_all:
+            case StatementKind::discard_all:
+                // Drops every statement on the server, other clients' too;
+                // they are prepared again when next needed.
+                statements_.clear();
+                unnamed_.reset();
+                server_->statements.clear();
+                server_->unnamed_owner = 0;
+                break;
+            default: {
+                // EXECUTE, DEALLOCATE, and statements embedding an EXECUTE
+                // (EXPLAIN EXECUTE, CREATE TABLE ... AS EXECUTE).
+                if (st.name_location < 0 || st.prepared_name.empty()) break;
                 auto it = statements_.find(st.prepared_name);
                 if (it == statements_.end()) break;  // the server reports the unknown name
                 auto ps = it->second;
@@ -110,18 +132,34 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
                 }
                 break;
             }
-            case StatementKind::deallocate_all:
-            case StatementKind::discard_all:
-                // Drops every statement on the server, other clients' too;
-                // they are prepared again when next needed.
-                statements_.clear();
-                unnamed_.reset();
-                server_->statements.clear();
-                server_->unnamed_owner = 0;
-                break;
-            default:
-                break;
         }
+    }
+    if (edits.empty()) return {};
+    std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.at < b.at; });
+    last_edits_.clear();
+    for (const auto& e : edits) last_edits_.push_back({e.at, e.length, e.text.size()});
+    std::string out(sql);
+    for (auto it = edits.rbegin(); it != edits.rend(); ++it) {
+        if (it->at + it->length <= out.size()) out.replace(it->at, it->length, it->text);
+    }
+    return out;
+}
+
+std::string ClientSession::rewrite_executes_for_parse(
+    std::string_view sql, const parser::Classification& c,
+    std::vector<std::shared_ptr<const statements::PreparedStatement>>& depends_on) {
+    std::vector<Edit> edits;
+    for (const auto& st : c.statements) {
+        if (st.kind == parser::StatementKind::prepare ||
+            st.kind == parser::StatementKind::deallocate || st.name_location < 0 ||
+            st.prepared_name.empty()) {
+            continue;
+        }
+        auto it = statements_.find(st.prepared_name);
+        if (it == statements_.end()) continue;  // the server reports the unknown name
+        depends_on.push_back(it->second);
+        edits.push_back(
+            {static_cast<std::size_t>(st.name_location), st.name_length, it->second->server_name});
     }
     if (edits.empty()) return {};
     std::string out(sql);
@@ -129,6 +167,50 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
         if (it->at + it->length <= out.size()) out.replace(it->at, it->length, it->text);
     }
     return out;
+}
+
+void ClientSession::ensure_dependencies(const statements::PreparedStatement& ps,
+                                        std::string& to_server) {
+    for (const auto& dep : ps.depends_on) {
+        if (server_->statements.contains(dep->server_name)) {
+            server_->statements.touch(dep->server_name);
+            continue;
+        }
+        if (dep->prepare_sql.empty()) {
+            ensure_prepared(*dep, to_server);
+            continue;
+        }
+        // Runs the SQL PREPARE through the unnamed statement (extended
+        // protocol, so it may sit inside the client's batch); replies hidden.
+        if (auto evicted = server_->statements.insert(dep->server_name)) {
+            append_message(to_server, msg::kClose, {"S", *evicted, std::string_view("\0", 1)});
+            expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
+        }
+        append_message(to_server, msg::kParse,
+                       {std::string_view("\0", 1), dep->prepare_sql,
+                        std::string_view("\0\0\0", 3)});
+        expect(PendingReply{.expect = Expect::kParse, .action = Action::kSwallow});
+        append_message(to_server, msg::kBind,
+                       {std::string_view("\0\0\0\0\0\0\0\0", 8)});
+        expect(PendingReply{.expect = Expect::kBind, .action = Action::kSwallow});
+        append_message(to_server, msg::kExecute, {std::string_view("\0\0\0\0\0", 5)});
+        expect(PendingReply{.expect = Expect::kExecute, .action = Action::kSwallow});
+        server_->unnamed_owner = 0;
+        proxy_.counters.reprepares.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> ClientSession::take_text_shifts() {
+    if (last_edits_.empty()) return nullptr;
+    auto shifts = std::make_shared<std::vector<std::pair<std::size_t, long>>>();
+    long moved = 0;
+    for (const auto& e : last_edits_) {
+        const long delta = static_cast<long>(e.new_length) - static_cast<long>(e.old_length);
+        shifts->emplace_back(static_cast<std::size_t>(static_cast<long>(e.at) + moved), delta);
+        moved += delta;
+    }
+    last_edits_.clear();
+    return shifts;
 }
 
 void ClientSession::settle_sql_prepares(const parser::Statement* done) {
@@ -152,21 +234,50 @@ void ClientSession::settle_sql_prepares(const parser::Statement* done) {
     }
 }
 
-std::optional<std::string> ClientSession::error_with_client_names(std::string_view body) const {
-    if (body.find("pgmux_") == std::string_view::npos) return std::nullopt;
-    std::string rewritten(body);
+std::optional<std::string> ClientSession::error_with_client_names(
+    std::string_view body, const std::vector<std::pair<std::size_t, long>>* shifts) const {
+    const bool names = body.find("pgmux_") != std::string_view::npos;
+    if (!names && (shifts == nullptr || shifts->empty())) return std::nullopt;
+    std::string fields;
     bool changed = false;
-    for (const auto& [client_name, ps] : statements_) {
-        for (auto at = rewritten.find(ps->server_name); at != std::string::npos;
-             at = rewritten.find(ps->server_name, at + client_name.size())) {
-            rewritten.replace(at, ps->server_name.size(), client_name);
-            changed = true;
+    protocol::BodyReader r(body);
+    for (;;) {
+        const auto code = r.byte();
+        if (!code) return std::nullopt;
+        if (*code == '\0') break;
+        const auto raw = r.cstr();
+        if (!raw) return std::nullopt;
+        std::string value(*raw);
+        if (*code == 'P' && shifts != nullptr) {
+            // A character position in the rewritten text: move it back over
+            // the names pgmux lengthened (names are ASCII, so bytes = chars).
+            const long pos = std::atol(value.c_str());
+            long back = 0;
+            for (const auto& [at, delta] : *shifts) {
+                if (static_cast<long>(at) < pos - 1) back += delta;
+            }
+            if (back != 0) {
+                value = std::to_string(pos - back);
+                changed = true;
+            }
+        } else if (names) {
+            for (const auto& [client_name, ps] : statements_) {
+                for (auto at = value.find(ps->server_name); at != std::string::npos;
+                     at = value.find(ps->server_name, at + client_name.size())) {
+                    value.replace(at, ps->server_name.size(), client_name);
+                    changed = true;
+                }
+            }
         }
+        fields.push_back(*code);
+        fields += value;
+        fields.push_back('\0');
     }
     if (!changed) return std::nullopt;
+    fields.push_back('\0');
     std::string m(1, msg::kErrorResponse);
-    protocol::put_u32(m, static_cast<std::uint32_t>(rewritten.size() + 4));
-    m += rewritten;
+    protocol::put_u32(m, static_cast<std::uint32_t>(fields.size() + 4));
+    m += fields;
     return m;
 }
 

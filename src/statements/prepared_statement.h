@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace pgmux::parser {
 struct Classification;
@@ -29,6 +30,9 @@ struct PreparedStatement {
     // on a server under server_name, and what executing it does.
     std::string prepare_sql;
     std::shared_ptr<const parser::Statement> sql_body;
+    // SQL statements this one EXECUTEs (Parse of "EXECUTE name"): the server
+    // must hold them before this one runs.
+    std::vector<std::shared_ptr<const PreparedStatement>> depends_on;
 };
 
 // Builds the statement from a client's Parse fields. The name is derived from
