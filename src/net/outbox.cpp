@@ -39,7 +39,12 @@ struct Outbox::State : std::enable_shared_from_this<Outbox::State> {
             offset += n;
         }
         if (queued() == 0) {
-            buffer.clear();
+            // Idle connections should not keep a large buffer around.
+            if (buffer.capacity() > 64 * 1024) {
+                std::string().swap(buffer);
+            } else {
+                buffer.clear();
+            }
             offset = 0;
         } else if (offset > 64 * 1024 && offset * 2 > buffer.size()) {
             buffer.erase(0, offset);
@@ -79,6 +84,24 @@ void Outbox::append(std::string_view bytes) {
 }
 
 void Outbox::send(std::string_view bytes) {
+    auto& s = *state_;
+    if (s.queued() == 0 && !s.waiting_writable && !s.error && s.socket != nullptr) {
+        // The common case: nothing queued, so write straight from the
+        // caller's bytes and copy only what the kernel did not take.
+        error_code ec;
+        std::size_t n = 0;
+        while (n < bytes.size()) {
+            n += s.socket->write_some(asio::buffer(bytes.data() + n, bytes.size() - n), ec);
+            if (ec) break;
+        }
+        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+            s.error = ec;
+            s.progress.cancel();
+            return;
+        }
+        if (n == bytes.size()) return;
+        bytes.remove_prefix(n);
+    }
     append(bytes);
     flush();
 }

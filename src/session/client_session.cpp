@@ -61,7 +61,9 @@ asio::awaitable<void> ClientSession::run() {
     proxy_.clients.fetch_add(1);
     proxy_.counters.clients_accepted.fetch_add(1, std::memory_order_relaxed);
     config_ = proxy_.config();
-    if (co_await login()) {
+    const bool logged_in = co_await login();
+    in_.release_if_empty();  // an idle client holds no read buffer
+    if (logged_in) {
         LOG_DEBUG << "client C" << id_ << " " << peer_ << " logged in as " << user_ << "@"
                   << database_;
         co_await serve();

@@ -35,6 +35,7 @@ asio::awaitable<bool> ClientSession::login() {
         }
     });
     bool ok = false;
+    bool cancel_request = false;
     for (;;) {
         auto body = co_await read_startup_packet();
         if (!body) break;
@@ -57,13 +58,15 @@ asio::awaitable<bool> ClientSession::login() {
                 asio::post(target->socket_.get_executor(),
                            [target] { target->cancel_current_query(); });
             }
+            close_reason_ = CloseReason::kClientTerminate;
+            cancel_request = true;
             break;  // a cancel connection never gets a reply
         }
         ok = co_await handle_startup(*packet);
         break;
     }
     deadline.cancel();
-    if (!ok) {
+    if (!ok && !cancel_request) {
         proxy_.counters.login_failures.fetch_add(1, std::memory_order_relaxed);
         if (!close_reason_) close_reason_ = CloseReason::kLoginFailed;
     }
