@@ -311,6 +311,15 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
     if (classification && classification->parsed) {
         rewritten = rewrite_sql_prepared(sql, *classification, to_server);
     }
+    if (sql.find("prepared_statements") != std::string_view::npos ||
+        sql.find("PREPARED_STATEMENTS") != std::string_view::npos) {
+        auto shown =
+            rewrite_prepared_statements_view(rewritten.empty() ? sql : rewritten, to_server);
+        if (!shown.empty()) {
+            rewritten = std::move(shown);
+            last_edits_.clear();  // positions no longer map simply
+        }
+    }
     expect(PendingReply{.expect = Expect::kQuery,
                         .classification = std::move(classification),
                         .text_shifts = rewritten.empty() ? nullptr : take_text_shifts()});
@@ -374,10 +383,10 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     if (classification && classification->parsed && !statements_.empty()) {
         rewritten = rewrite_executes_for_parse(*query, *classification, depends_on);
     }
-    std::shared_ptr<statements::PreparedStatement> ps = std::const_pointer_cast<
-        statements::PreparedStatement>(statements::make_prepared_statement(
-        rewritten.empty() ? *query : std::string_view(rewritten), *types,
-        std::move(classification)));
+    std::shared_ptr<statements::PreparedStatement> ps =
+        std::const_pointer_cast<statements::PreparedStatement>(statements::make_prepared_statement(
+            rewritten.empty() ? *query : std::string_view(rewritten), *types,
+            std::move(classification)));
     ps->depends_on = std::move(depends_on);
     if (name->empty()) {
         ensure_dependencies(*ps, to_server);
@@ -388,9 +397,9 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         if (rewritten.empty()) {
             to_server += f.raw;
         } else {
-            append_message(to_server, msg::kParse,
-                           {std::string_view("\0", 1), ps->query, std::string_view("\0", 1),
-                            *types});
+            append_message(
+                to_server, msg::kParse,
+                {std::string_view("\0", 1), ps->query, std::string_view("\0", 1), *types});
         }
         return;
     }

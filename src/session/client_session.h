@@ -102,9 +102,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Returns the Query text with statement names rewritten ("" = unchanged).
     std::string rewrite_sql_prepared(std::string_view sql, const parser::Classification& c,
                                      std::string& to_server);
-    void ensure_prepared_for_query(const statements::PreparedStatement& ps,
-                                   std::string& to_server);
-    void inject_query(std::string_view sql, std::string& to_server);
+    void ensure_prepared_for_query(const statements::PreparedStatement& ps, std::string& to_server);
+    void inject_query(std::string_view sql, std::string& to_server,
+                      Inspect inspect = Inspect::kNone, std::string creates_statement = {});
+    // Shows the client its own statements in pg_prepared_statements ("" = no
+    // reference to the view).
+    std::string rewrite_prepared_statements_view(std::string_view sql, std::string& to_server);
     // Parse of text that EXECUTEs SQL-prepared statements: the names rewritten
     // ("" = unchanged) and the statements it needs on the server.
     std::string rewrite_executes_for_parse(
@@ -200,7 +203,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::unique_ptr<backend::ServerConnection> server_;
     std::uint64_t last_server_id_ = 0;
     std::optional<Clock::time_point> borrow_started_;  // waiting in link_server()
-    ReplyTracker tracker_;  // what the linked server still owes us
+    ReplyTracker tracker_;                             // what the linked server still owes us
     // The client's prepared statements by its own names, and its unnamed one.
     std::unordered_map<std::string, std::shared_ptr<const statements::PreparedStatement>>
         statements_;
@@ -211,6 +214,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         std::size_t at, old_length, new_length;
     };
     std::vector<TextEdit> last_edits_;
+    // A re-PREPARE pgmux injected failed (the table is gone): the client's
+    // EXECUTE then fails too, and is shown this error, as PostgreSQL would.
+    std::string substitute_error_;
     // Portal -> what executing it does (cleared when the transaction ends).
     struct PortalInfo {
         std::shared_ptr<const parser::Classification> classification;

@@ -89,7 +89,7 @@ class ProxyContext {
 struct BorrowStats {
     static constexpr std::array<double, 16> kUpperBounds{
         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
     // A borrow slower than this counts as having waited: an idle connection
     // is handed over in microseconds, queueing or connecting takes longer.
     static constexpr std::chrono::microseconds kWaitThreshold{1000};

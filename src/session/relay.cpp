@@ -13,6 +13,29 @@
 namespace pgmux::session {
 
 namespace asio = boost::asio;
+
+namespace {
+// The ErrorResponse `body` as a whole message, without its position field
+// (which pointed into pgmux's own statement, not the client's).
+std::string without_position(std::string_view body) {
+    std::string fields;
+    protocol::BodyReader r(body);
+    for (;;) {
+        const auto code = r.byte();
+        if (!code || *code == '\0') break;
+        const auto value = r.cstr();
+        if (!value) break;
+        if (*code == 'P') continue;
+        fields.push_back(*code);
+        fields.append(*value);
+        fields.push_back('\0');
+    }
+    fields.push_back('\0');
+    std::string m(1, protocol::msg::kErrorResponse);
+    protocol::put_u32(m, static_cast<std::uint32_t>(fields.size() + 4));
+    return m + fields;
+}
+}  // namespace
 namespace msg = protocol::msg;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 16 * 1024;
@@ -99,8 +122,11 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
         const protocol::Frame& f = r.frame;
         Verdict v = tracker_.on_server_message(f.type, f.body);
         on_server_message_seen(f, v);
-        if (f.type == msg::kErrorResponse && v.forward &&
-            (!statements_.empty() || v.text_shifts)) {
+        if (f.type == msg::kErrorResponse && v.forward && !substitute_error_.empty()) {
+            v.replacement = std::move(substitute_error_);
+            substitute_error_.clear();
+        } else if (f.type == msg::kErrorResponse && v.forward &&
+                   (!statements_.empty() || v.text_shifts)) {
             if (auto named = error_with_client_names(f.body, v.text_shifts.get())) {
                 v.replacement = std::move(*named);
             }
@@ -156,6 +182,11 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
                 const std::string text = fields ? fields->sqlstate + " " + fields->message : "?";
                 LOG_WARN << "a request pgmux made for client C" << id_ << " on server S"
                          << server_->id() << " failed: " << text;
+                if (v.inspect == Inspect::kPrepareForClient) {
+                    substitute_error_ = without_position(f.body);
+                    server_->statements.erase(v.failed_server_statement);
+                    break;
+                }
                 // Its outcome is unknown now: never pool this backend again.
                 server_->discard_on_release = true;
                 if (v.inspect == Inspect::kReplay && !closing_) {
@@ -233,6 +264,7 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
                 state_->on_statement_failed();
                 break;
             case ReplyEvent::Kind::kReadyForQuery:
+                substitute_error_.clear();
                 if (!unconfirmed_prepares_.empty()) settle_sql_prepares(nullptr);
                 state_->on_ready_for_query(v.event.tx_status);
                 note_pin_transitions();

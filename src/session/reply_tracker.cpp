@@ -79,7 +79,8 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
             if (head.expect == Expect::kParse && !head.client_statement.empty()) {
                 v.failed_client_statement = head.client_statement;
             }
-            if (head.expect == Expect::kParse) v.failed_server_statement = head.server_statement;
+            // The statement a failed request was to create is not there.
+            v.failed_server_statement = head.server_statement;
             if (is_extended(head.expect)) fail_until_sync();
             return v;
         }

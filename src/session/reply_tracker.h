@@ -46,7 +46,13 @@ enum class Action : std::uint8_t {
 };
 
 // Hooks into the session for replies that matter beyond forwarding.
-enum class Inspect : std::uint8_t { kNone, kTempSchemaCheck, kVerification, kReplay };
+enum class Inspect : std::uint8_t {
+    kNone,
+    kTempSchemaCheck,
+    kVerification,
+    kReplay,
+    kPrepareForClient,  // its error explains the client's next error
+};
 
 struct PendingReply {
     Expect expect = Expect::kQuery;

@@ -4,8 +4,10 @@
 // use, and whatever the current server lacks is prepared on it first, so the
 // statements work on any server connection without pinning.
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
+#include "pgmux/parser/sql_quote.hpp"
 #include "pgmux/parser/statement.hpp"
 #include "protocol/messages.h"
 #include "protocol/wire.h"
@@ -33,9 +35,13 @@ struct Edit {
 };
 }  // namespace
 
-void ClientSession::inject_query(std::string_view sql, std::string& to_server) {
+void ClientSession::inject_query(std::string_view sql, std::string& to_server, Inspect inspect,
+                                 std::string creates_statement) {
     protocol::append_query(to_server, sql);
-    expect(PendingReply{.expect = Expect::kQuery, .action = Action::kSwallowAll});
+    expect(PendingReply{.expect = Expect::kQuery,
+                        .action = Action::kSwallowAll,
+                        .inspect = inspect,
+                        .server_statement = std::move(creates_statement)});
 }
 
 void ClientSession::ensure_prepared_for_query(const statements::PreparedStatement& ps,
@@ -53,7 +59,7 @@ void ClientSession::ensure_prepared_for_query(const statements::PreparedStatemen
         inject_query("DEALLOCATE " + *evicted, to_server);
     }
     if (!ps.prepare_sql.empty()) {
-        inject_query(ps.prepare_sql, to_server);
+        inject_query(ps.prepare_sql, to_server, Inspect::kPrepareForClient, ps.server_name);
         return;
     }
     // A protocol-level statement used from SQL (EXECUTE): Parse it, Sync.
@@ -85,9 +91,11 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
                                      it->second->server_name});
                     break;
                 }
-                auto ps = statements::make_sql_prepared_statement(
+                auto made = statements::make_sql_prepared_statement(
                     sql.substr(st.types_location, st.types_length),
                     sql.substr(st.body_location, st.body_length), st.prepared_body);
+                std::const_pointer_cast<statements::PreparedStatement>(made)->client_text = sql;
+                auto ps = std::move(made);
                 if (server_->statements.contains(ps->server_name)) {
                     // Another client's identical statement: recreate it, so
                     // that the client's PREPARE runs (and reports) for real.
@@ -186,12 +194,11 @@ void ClientSession::ensure_dependencies(const statements::PreparedStatement& ps,
             append_message(to_server, msg::kClose, {"S", *evicted, std::string_view("\0", 1)});
             expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
         }
-        append_message(to_server, msg::kParse,
-                       {std::string_view("\0", 1), dep->prepare_sql,
-                        std::string_view("\0\0\0", 3)});
+        append_message(
+            to_server, msg::kParse,
+            {std::string_view("\0", 1), dep->prepare_sql, std::string_view("\0\0\0", 3)});
         expect(PendingReply{.expect = Expect::kParse, .action = Action::kSwallow});
-        append_message(to_server, msg::kBind,
-                       {std::string_view("\0\0\0\0\0\0\0\0", 8)});
+        append_message(to_server, msg::kBind, {std::string_view("\0\0\0\0\0\0\0\0", 8)});
         expect(PendingReply{.expect = Expect::kBind, .action = Action::kSwallow});
         append_message(to_server, msg::kExecute, {std::string_view("\0\0\0\0\0", 5)});
         expect(PendingReply{.expect = Expect::kExecute, .action = Action::kSwallow});
@@ -211,6 +218,77 @@ std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> ClientSession::
     }
     last_edits_.clear();
     return shifts;
+}
+
+namespace {
+bool word_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
+           static_cast<unsigned char>(c) >= 0x80;
+}
+
+// After the view's name: does the client give it an alias of its own?
+bool followed_by_alias(std::string_view rest) {
+    std::size_t i = 0;
+    while (i < rest.size() && std::isspace(static_cast<unsigned char>(rest[i]))) ++i;
+    std::size_t j = i;
+    while (j < rest.size() && word_char(rest[j])) ++j;
+    if (j == i) return false;  // punctuation or the end
+    const std::string word = parser::ascii_lower(rest.substr(i, j - i));
+    static const char* const kClauses[] = {
+        "where",  "order",  "group", "limit",   "offset", "join",      "left",       "right",
+        "inner",  "full",   "cross", "natural", "on",     "union",     "except",     "intersect",
+        "having", "window", "fetch", "for",     "using",  "returning", "tablesample"};
+    for (const char* k : kClauses) {
+        if (word == k) return false;
+    }
+    return true;  // AS or a bare alias
+}
+}  // namespace
+
+std::string ClientSession::rewrite_prepared_statements_view(std::string_view sql,
+                                                            std::string& to_server) {
+    // pg_prepared_statements on the server lists pgmux's content-addressed
+    // statements (other clients' too). Clients see their own statements under
+    // their own names instead: the view is replaced by a join with the names.
+    static constexpr std::string_view kView = "pg_prepared_statements";
+    const std::string lower = parser::ascii_lower(sql);
+    if (lower.find(kView) == std::string::npos) return {};
+    std::string rows;
+    for (const auto& [name, ps] : statements_) {
+        ensure_prepared_for_query(*ps, to_server);
+        rows += rows.empty() ? "" : ", ";
+        const std::string& text = ps->client_text.empty() ? ps->query : ps->client_text;
+        rows += "(" + parser::quote_literal(ps->server_name) + ", " + parser::quote_literal(name) +
+                ", " + parser::quote_literal(text) + ")";
+    }
+    const std::string relation =
+        rows.empty() ? "(SELECT p.* FROM pg_catalog.pg_prepared_statements p WHERE false)"
+                     : "(SELECT m.n AS name, m.s AS statement, p.prepare_time, p.parameter_types, "
+                       "p.from_sql, p.generic_plans, p.custom_plans FROM "
+                       "pg_catalog.pg_prepared_statements p JOIN (VALUES " +
+                           rows + ") AS m(sn, n, s) ON p.name = m.sn)";
+    std::string out;
+    std::size_t from = 0;
+    for (std::size_t at = lower.find(kView); at != std::string::npos;
+         at = lower.find(kView, at + kView.size())) {
+        const std::size_t end = at + kView.size();
+        if ((at > 0 && word_char(lower[at - 1])) || (end < lower.size() && word_char(lower[end]))) {
+            continue;
+        }
+        std::size_t start = at;
+        static constexpr std::string_view kSchema = "pg_catalog.";
+        if (start >= kSchema.size() &&
+            lower.compare(start - kSchema.size(), kSchema.size(), kSchema) == 0) {
+            start -= kSchema.size();
+        }
+        out.append(sql.substr(from, start - from));
+        out += relation;
+        if (!followed_by_alias(sql.substr(end))) out += " AS pg_prepared_statements";
+        from = end;
+    }
+    if (from == 0) return {};
+    out.append(sql.substr(from));
+    return out;
 }
 
 void ClientSession::settle_sql_prepares(const parser::Statement* done) {

@@ -33,6 +33,8 @@ struct PreparedStatement {
     // SQL statements this one EXECUTEs (Parse of "EXECUTE name"): the server
     // must hold them before this one runs.
     std::vector<std::shared_ptr<const PreparedStatement>> depends_on;
+    // What pg_prepared_statements.statement shows the client (its own text).
+    std::string client_text;
 };
 
 // Builds the statement from a client's Parse fields. The name is derived from
