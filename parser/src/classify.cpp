@@ -162,6 +162,13 @@ void classify_node(const Json& wrapper, std::string_view sql, Statement& st,
             st.kind = StatementKind::execute;
             st.name = st.prepared_name = n["query"]["ExecuteStmt"].value("name", std::string{});
             detail::locate_prepared_name(sql, st, "execute");
+        } else if (n["query"].contains("CreateTableAsStmt")) {
+            // EXPLAIN CREATE TABLE ... AS EXECUTE name: plans, names the statement.
+            const auto& ctas = n["query"]["CreateTableAsStmt"];
+            if (ctas.contains("query") && ctas["query"].contains("ExecuteStmt")) {
+                st.prepared_name = ctas["query"]["ExecuteStmt"].value("name", std::string{});
+                detail::locate_prepared_name(sql, st, "execute");
+            }
         }
     } else if (type == "CreateTableAsStmt") {
         if (n.contains("into") && n["into"].contains("rel")) {

@@ -198,41 +198,45 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
             }
         }
         rewritten.clear();
-        switch (f.type) {
-            case msg::kQuery:
-                on_query(f, rewritten);
-                break;
-            case msg::kParse:
-                on_parse(f, rewritten);
-                break;
-            case msg::kBind:
-                on_bind(f, rewritten);
-                break;
-            case msg::kDescribe:
-                on_describe(f, rewritten);
-                break;
-            case msg::kClose:
-                on_close(f, rewritten);
-                break;
-            case msg::kExecute:
-                on_execute(f, rewritten);
-                break;
-            case msg::kSync:
-                expect(PendingReply{.expect = Expect::kSync});
-                unsynced_ = false;
-                rewritten = f.raw;
-                break;
-            case msg::kFunctionCall:
-                expect(PendingReply{.expect = Expect::kFunctionCall});
-                rewritten = f.raw;
-                break;
-            case msg::kFlush:
-                unsynced_ = true;
-                rewritten = f.raw;
-                break;
-            default:  // COPY data flows through untouched
-                rewritten = f.raw;
-                break;
+        if (mode_ == config::PoolMode::kSession && forward_in_session_mode(f)) {
+            rewritten = f.raw;  // the session owns its server: names need no mapping
+        } else {
+            switch (f.type) {
+                case msg::kQuery:
+                    on_query(f, rewritten);
+                    break;
+                case msg::kParse:
+                    on_parse(f, rewritten);
+                    break;
+                case msg::kBind:
+                    on_bind(f, rewritten);
+                    break;
+                case msg::kDescribe:
+                    on_describe(f, rewritten);
+                    break;
+                case msg::kClose:
+                    on_close(f, rewritten);
+                    break;
+                case msg::kExecute:
+                    on_execute(f, rewritten);
+                    break;
+                case msg::kSync:
+                    expect(PendingReply{.expect = Expect::kSync});
+                    unsynced_ = false;
+                    rewritten = f.raw;
+                    break;
+                case msg::kFunctionCall:
+                    expect(PendingReply{.expect = Expect::kFunctionCall});
+                    rewritten = f.raw;
+                    break;
+                case msg::kFlush:
+                    unsynced_ = true;
+                    rewritten = f.raw;
+                    break;
+                default:  // COPY data flows through untouched
+                    rewritten = f.raw;
+                    break;
+            }
         }
         if (rewritten.size() == f.raw.size() && rewritten == f.raw) {
             if (verbatim_from == std::string_view::npos) verbatim_from = pos;
@@ -297,6 +301,41 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
     protocol::append_ready_for_query(replies, tx_status_);
     out_.send(replies);
     return pos;
+}
+
+bool ClientSession::forward_in_session_mode(const protocol::Frame& f) {
+    // A session-mode client keeps one server: its statement names are its own
+    // there, so Parse/Bind/Describe/Close and SQL PREPARE/EXECUTE pass as they
+    // are (pgmux only records which replies to expect).
+    switch (f.type) {
+        case msg::kParse:
+            expect(PendingReply{.expect = Expect::kParse});
+            break;
+        case msg::kBind:
+            expect(PendingReply{.expect = Expect::kBind});
+            break;
+        case msg::kDescribe:
+            expect(PendingReply{.expect = Expect::kDescribe});
+            break;
+        case msg::kClose:
+            expect(PendingReply{.expect = Expect::kClose});
+            break;
+        case msg::kExecute:
+            proxy_.counters.queries.fetch_add(1, std::memory_order_relaxed);
+            expect(PendingReply{.expect = Expect::kExecute});
+            break;
+        case msg::kQuery: {
+            proxy_.counters.queries.fetch_add(1, std::memory_order_relaxed);
+            const std::string_view sql =
+                f.body.empty() ? f.body : f.body.substr(0, f.body.size() - 1);
+            expect(PendingReply{.expect = Expect::kQuery, .classification = classify(sql)});
+            return true;
+        }
+        default:
+            return false;
+    }
+    unsynced_ = true;
+    return true;
 }
 
 void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {

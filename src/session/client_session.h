@@ -98,6 +98,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // returns the bytes consumed (0: a server is needed).
     [[nodiscard]] std::size_t answer_without_server(std::string_view data);
     void on_query(const protocol::Frame& f, std::string& to_server);
+    // Session mode: handles messages that need no rewriting; false for the rest.
+    bool forward_in_session_mode(const protocol::Frame& f);
     // sql_prepared.cpp: SQL PREPARE/EXECUTE/DEALLOCATE under pooling.
     // Returns the Query text with statement names rewritten ("" = unchanged).
     std::string rewrite_sql_prepared(std::string_view sql, const parser::Classification& c,

@@ -388,7 +388,20 @@ void ClientSession::hand_back_server_at_disconnect() {
     expect(PendingReply{.expect = Expect::kQuery,
                         .action = Action::kSwallowAll,
                         .inspect = Inspect::kTempSchemaCheck});
-    if (d.action == pinning::ReleaseDecision::Action::reset_then_release && !d.reset.empty()) {
+    if (mode_ == config::PoolMode::kSession) {
+        // The session had the server to itself, names and all: wipe it
+        // completely (DISCARD ALL refuses to run inside a transaction block).
+        if (tx_status_ != 'I') {
+            protocol::append_query(q, "ROLLBACK");
+            expect(PendingReply{.expect = Expect::kQuery, .action = Action::kSwallowAll});
+        }
+        protocol::append_query(q, "DISCARD ALL");
+        expect(PendingReply{.expect = Expect::kQuery, .action = Action::kSwallowAll});
+        server_->settings = pinning::ServerSettings{};
+        server_->statements.clear();
+        server_->unnamed_owner = 0;
+    } else if (d.action == pinning::ReleaseDecision::Action::reset_then_release &&
+               !d.reset.empty()) {
         protocol::append_query(q, d.reset.sql);
         expect(PendingReply{.expect = Expect::kQuery, .action = Action::kSwallowAll});
         server_->settings.apply(d.reset);
