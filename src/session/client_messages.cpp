@@ -422,10 +422,12 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     if (classification && classification->parsed && !statements_.empty()) {
         rewritten = rewrite_executes_for_parse(*query, *classification, depends_on);
     }
+    const std::string_view text = rewritten.empty() ? *query : std::string_view(rewritten);
     std::shared_ptr<statements::PreparedStatement> ps =
-        std::const_pointer_cast<statements::PreparedStatement>(statements::make_prepared_statement(
-            rewritten.empty() ? *query : std::string_view(rewritten), *types,
-            std::move(classification)));
+        name->empty()
+            ? statements::make_unnamed_statement(text, *types, std::move(classification))
+            : std::const_pointer_cast<statements::PreparedStatement>(
+                  statements::make_prepared_statement(text, *types, std::move(classification)));
     ps->depends_on = std::move(depends_on);
     if (name->empty()) {
         ensure_dependencies(*ps, to_server);

@@ -51,6 +51,16 @@ std::shared_ptr<const PreparedStatement> make_prepared_statement(
     return ps;
 }
 
+std::shared_ptr<PreparedStatement> make_unnamed_statement(
+    std::string_view query, std::string_view param_types,
+    std::shared_ptr<const parser::Classification> classification) {
+    auto ps = std::make_shared<PreparedStatement>();
+    ps->query.assign(query);
+    ps->param_types.assign(param_types);
+    ps->classification = std::move(classification);
+    return ps;
+}
+
 std::shared_ptr<const PreparedStatement> make_sql_prepared_statement(
     std::string_view types, std::string_view body,
     std::shared_ptr<const parser::Statement> sql_body) {

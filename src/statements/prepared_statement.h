@@ -44,6 +44,13 @@ struct PreparedStatement {
     std::string_view query, std::string_view param_types,
     std::shared_ptr<const parser::Classification> classification);
 
+// The client's unnamed statement: kept only to re-Parse it on another
+// server, so no content name and no Parse message are built (this runs for
+// every extended-protocol query of drivers that never name statements).
+[[nodiscard]] std::shared_ptr<PreparedStatement> make_unnamed_statement(
+    std::string_view query, std::string_view param_types,
+    std::shared_ptr<const parser::Classification> classification);
+
 // A statement created by SQL `PREPARE name [(types)] AS body`; `types` is
 // the parenthesised list as written (may be empty).
 [[nodiscard]] std::shared_ptr<const PreparedStatement> make_sql_prepared_statement(
