@@ -175,12 +175,47 @@ asio::awaitable<AcquireResult> Pool::connect_new(asio::any_io_executor executor)
     co_return out;
 }
 
+asio::awaitable<std::unique_ptr<ServerConnection>> Pool::acquire_same(
+    asio::any_io_executor executor, std::uint64_t server, std::chrono::milliseconds patience) {
+    auto waiter = std::make_shared<Waiter>(executor, Clock::now() + patience);
+    std::unique_ptr<ServerConnection> idle;
+    {
+        std::lock_guard lock(mu_);
+        for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+            if ((*it)->id() == server) {
+                idle = std::move(*it);
+                idle_.erase(it);
+                break;
+            }
+        }
+        if (!idle) same_server_waiters_.emplace_back(server, waiter);
+    }
+    if (idle) {
+        // Destroyed outside the lock: freeing its slot takes the lock again.
+        if (!idle->looks_alive()) co_return nullptr;
+        idle->rebind(executor);
+        co_return idle;
+    }
+    co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::lock_guard lock(mu_);
+    std::erase_if(same_server_waiters_, [&](const auto& w) { return w.second == waiter; });
+    if (!waiter->conn) co_return nullptr;
+    waiter->conn->rebind(executor);
+    co_return std::move(waiter->conn);
+}
+
 void Pool::release(std::unique_ptr<ServerConnection> conn) {
     conn->last_used_at = Clock::now();
     std::shared_ptr<Waiter> waiter;
     {
         std::lock_guard lock(mu_);
-        if (!paused_ && !waiters_.empty()) {
+        auto same = std::find_if(same_server_waiters_.begin(), same_server_waiters_.end(),
+                                 [&](const auto& w) { return w.first == conn->id(); });
+        if (same != same_server_waiters_.end()) {
+            waiter = same->second;
+            same_server_waiters_.erase(same);
+            waiter->conn = std::move(conn);
+        } else if (!paused_ && !waiters_.empty()) {
             waiter = waiters_.front();
             waiters_.pop_front();
             waiter->conn = std::move(conn);

@@ -69,6 +69,13 @@ class Pool : public std::enable_shared_from_this<Pool> {
                                                   std::uint64_t preferred_server,
                                                   std::chrono::milliseconds wait_timeout);
 
+    // Waits up to `patience` for exactly `server` (busy with another client)
+    // to be released; nullptr when it is not (closed, or still busy). For
+    // clients whose session state lives in that backend (currval()).
+    boost::asio::awaitable<std::unique_ptr<backend::ServerConnection>> acquire_same(
+        boost::asio::any_io_executor executor, std::uint64_t server,
+        std::chrono::milliseconds patience);
+
     // Returns a clean, idle connection (ReadyForQuery 'I', nothing outstanding).
     void release(std::unique_ptr<backend::ServerConnection> conn);
 
@@ -121,6 +128,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
     bool paused_ = false;
     std::vector<std::unique_ptr<backend::ServerConnection>> idle_;
     std::deque<std::shared_ptr<Waiter>> waiters_;
+    // Clients waiting for one particular server (acquire_same), served first.
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<Waiter>>> same_server_waiters_;
     std::map<std::string, ParameterList> login_cache_;  // bounded, see remember_login
     std::unordered_set<std::string> known_statements_;  // bounded, see remember_statement
 };

@@ -132,6 +132,14 @@ void append_simple(std::string& out, char type) {
     out.append(m, 5);
 }
 
+void append_message(std::string& out, char type, std::initializer_list<std::string_view> parts) {
+    std::size_t len = 4;
+    for (auto p : parts) len += p.size();
+    out.push_back(type);
+    put_u32(out, static_cast<std::uint32_t>(len));
+    for (auto p : parts) out.append(p);
+}
+
 void append_password(std::string& out, std::string_view data) {
     const auto at = begin_message(out, msg::kPassword);
     out.append(data);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,9 @@ void append_startup_message(std::string& out,
                             const std::vector<std::pair<std::string, std::string>>& params);
 void append_cancel_request(std::string& out, std::int32_t pid, std::int32_t secret);
 void append_simple(std::string& out, char type);  // a message with an empty body
+// A message of `type` whose body is `parts` concatenated (for messages pgmux
+// rewrites: the caller supplies NUL terminators as parts).
+void append_message(std::string& out, char type, std::initializer_list<std::string_view> parts);
 
 [[nodiscard]] inline std::string error_response(const NoticeSpec& e) {
     std::string s;

@@ -15,6 +15,8 @@ namespace msg = protocol::msg;
 
 namespace {
 
+using protocol::append_message;
+
 bool is_frontend_message(char type) {
     switch (type) {
         case msg::kQuery:
@@ -33,15 +35,6 @@ bool is_frontend_message(char type) {
         default:
             return false;
     }
-}
-
-// Appends a message of `type` whose body is `parts` concatenated.
-void append_message(std::string& out, char type, std::initializer_list<std::string_view> parts) {
-    std::size_t len = 4;
-    for (auto p : parts) len += p.size();
-    out.push_back(type);
-    protocol::put_u32(out, static_cast<std::uint32_t>(len));
-    for (auto p : parts) out.append(p);
 }
 
 std::string one_byte_message(char type) {
@@ -182,7 +175,7 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
                 pos += answered;
                 continue;
             }
-            if (!co_await link_server()) {
+            if (!co_await link_server(reads_sequence_state(f))) {
                 if (closing_) co_return std::nullopt;
                 // The failure was sent as an ErrorResponse; finish the cycle
                 // the way the server would have.
@@ -301,6 +294,17 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
     protocol::append_ready_for_query(replies, tx_status_);
     out_.send(replies);
     return pos;
+}
+
+bool ClientSession::reads_sequence_state(const protocol::Frame& f) {
+    if (f.type != msg::kQuery) return false;
+    const std::string_view sql = f.body.empty() ? f.body : f.body.substr(0, f.body.size() - 1);
+    const auto c = classify(sql);  // cached: on_query classifies the same text again
+    if (!c) return false;
+    for (const auto& st : c->statements) {
+        if (st.sequence_read) return true;
+    }
+    return false;
 }
 
 bool ClientSession::forward_in_session_mode(const protocol::Frame& f) {
@@ -478,19 +482,27 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
                         .parsed_name = ps->server_name});
 }
 
-void ClientSession::ensure_prepared(const statements::PreparedStatement& ps,
-                                    std::string& to_server) {
-    ensure_dependencies(ps, to_server);
+bool ClientSession::server_lacks(const statements::PreparedStatement& ps,
+                                 std::optional<std::string>& evicted) {
     if (server_->statements.contains(ps.server_name)) {
         server_->statements.touch(ps.server_name);
         proxy_.counters.statement_cache_hits.fetch_add(1, std::memory_order_relaxed);
-        return;
+        return false;
     }
     proxy_.counters.statement_cache_misses.fetch_add(1, std::memory_order_relaxed);
     proxy_.counters.reprepares.fetch_add(1, std::memory_order_relaxed);
     proxy_.counters.server_parses.fetch_add(1, std::memory_order_relaxed);
-    if (auto evicted = server_->statements.insert(ps.server_name)) {
-        proxy_.counters.statement_cache_evictions.fetch_add(1, std::memory_order_relaxed);
+    evicted = server_->statements.insert(ps.server_name);
+    if (evicted) proxy_.counters.statement_cache_evictions.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+void ClientSession::ensure_prepared(const statements::PreparedStatement& ps,
+                                    std::string& to_server) {
+    ensure_dependencies(ps, to_server);
+    std::optional<std::string> evicted;
+    if (!server_lacks(ps, evicted)) return;
+    if (evicted) {
         append_message(to_server, msg::kClose, {"S", *evicted, std::string_view("\0", 1)});
         expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
     }

@@ -128,11 +128,27 @@ asio::awaitable<void> ClientSession::serve() {
     }
 }
 
-asio::awaitable<bool> ClientSession::link_server() {
+asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
     const auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(config_->query_wait_timeout);
     borrow_started_ = Clock::now();
-    auto result = co_await pool_->acquire(socket_.get_executor(), last_server_id_, wait);
+    pool::AcquireResult result;
+    if (last_server_id_ != 0 && (wants_same_server || (state_ && state_->sequence_state_used()))) {
+        // currval()/lastval() live in the backend that ran nextval(): wait a
+        // little for that one rather than take another.
+        constexpr auto kPatience = std::chrono::milliseconds(250);
+        auto same =
+            co_await pool_->acquire_same(socket_.get_executor(), last_server_id_, kPatience);
+        if (same) {
+            result = std::move(same);
+        } else {
+            worker_.pin_stats.replay().sequence_state_risk++;
+        }
+    }
+    if (!std::holds_alternative<std::unique_ptr<backend::ServerConnection>>(result) ||
+        !std::get<std::unique_ptr<backend::ServerConnection>>(result)) {
+        result = co_await pool_->acquire(socket_.get_executor(), last_server_id_, wait);
+    }
     worker_.borrows.record(pool_.get(), Clock::now() - *std::exchange(borrow_started_, {}));
     if (auto* err = std::get_if<pool::AcquireError>(&result)) {
         reply_wait_failure(*err);

@@ -140,6 +140,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                            std::string& to_server);
     // Makes the server hold `ps` (re-Parse if needed, evicting LRU entries).
     void ensure_prepared(const statements::PreparedStatement& ps, std::string& to_server);
+    // Cache bookkeeping shared by both ways of preparing: false when the
+    // server already holds `ps`; otherwise records it and sets `evicted` to
+    // the statement the caller must drop to make room.
+    bool server_lacks(const statements::PreparedStatement& ps, std::optional<std::string>& evicted);
     // Makes the server hold this client's unnamed statement; false if it has none.
     bool ensure_unnamed(std::string& to_server);
     // Makes the server fail the current extended-protocol batch with our own
@@ -150,7 +154,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void emit_synthesized();
     [[nodiscard]] std::shared_ptr<const parser::Classification> classify(std::string_view sql);
 
-    boost::asio::awaitable<bool> link_server();
+    // Gets a server for the next transaction. `wants_same_server`: the
+    // statement reads currval()/lastval(), which live in the previous backend.
+    boost::asio::awaitable<bool> link_server(bool wants_same_server = false);
+    [[nodiscard]] bool reads_sequence_state(const protocol::Frame& f);
     void start_relay();
     void reply_wait_failure(const pool::AcquireError& error);
     void finish();

@@ -19,14 +19,7 @@ namespace pgmux::session {
 namespace msg = protocol::msg;
 
 namespace {
-// Builds a message of `type` from body parts (like client_messages.cpp).
-void append_message(std::string& out, char type, std::initializer_list<std::string_view> parts) {
-    std::size_t len = 4;
-    for (auto p : parts) len += p.size();
-    out.push_back(type);
-    protocol::put_u32(out, static_cast<std::uint32_t>(len));
-    for (auto p : parts) out.append(p);
-}
+using protocol::append_message;
 
 struct Edit {
     std::size_t at;
@@ -46,18 +39,9 @@ void ClientSession::inject_query(std::string_view sql, std::string& to_server, I
 
 void ClientSession::ensure_prepared_for_query(const statements::PreparedStatement& ps,
                                               std::string& to_server) {
-    if (server_->statements.contains(ps.server_name)) {
-        server_->statements.touch(ps.server_name);
-        proxy_.counters.statement_cache_hits.fetch_add(1, std::memory_order_relaxed);
-        return;
-    }
-    proxy_.counters.statement_cache_misses.fetch_add(1, std::memory_order_relaxed);
-    proxy_.counters.reprepares.fetch_add(1, std::memory_order_relaxed);
-    proxy_.counters.server_parses.fetch_add(1, std::memory_order_relaxed);
-    if (auto evicted = server_->statements.insert(ps.server_name)) {
-        proxy_.counters.statement_cache_evictions.fetch_add(1, std::memory_order_relaxed);
-        inject_query("DEALLOCATE " + *evicted, to_server);
-    }
+    std::optional<std::string> evicted;
+    if (!server_lacks(ps, evicted)) return;
+    if (evicted) inject_query("DEALLOCATE " + *evicted, to_server);
     if (!ps.prepare_sql.empty()) {
         inject_query(ps.prepare_sql, to_server, Inspect::kPrepareForClient, ps.server_name);
         return;
@@ -180,17 +164,15 @@ std::string ClientSession::rewrite_executes_for_parse(
 void ClientSession::ensure_dependencies(const statements::PreparedStatement& ps,
                                         std::string& to_server) {
     for (const auto& dep : ps.depends_on) {
-        if (server_->statements.contains(dep->server_name)) {
-            server_->statements.touch(dep->server_name);
-            continue;
-        }
         if (dep->prepare_sql.empty()) {
             ensure_prepared(*dep, to_server);
             continue;
         }
+        std::optional<std::string> evicted;
+        if (!server_lacks(*dep, evicted)) continue;
         // Runs the SQL PREPARE through the unnamed statement (extended
         // protocol, so it may sit inside the client's batch); replies hidden.
-        if (auto evicted = server_->statements.insert(dep->server_name)) {
+        if (evicted) {
             append_message(to_server, msg::kClose, {"S", *evicted, std::string_view("\0", 1)});
             expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
         }
@@ -203,7 +185,6 @@ void ClientSession::ensure_dependencies(const statements::PreparedStatement& ps,
         append_message(to_server, msg::kExecute, {std::string_view("\0\0\0\0\0", 5)});
         expect(PendingReply{.expect = Expect::kExecute, .action = Action::kSwallow});
         server_->unnamed_owner = 0;
-        proxy_.counters.reprepares.fetch_add(1, std::memory_order_relaxed);
     }
 }
 
