@@ -165,12 +165,24 @@ void SessionState::set_setting(const std::string& name, SettingValue value) {
     if (name == "session_authorization") reset_role_after_authorization_change();
 }
 
+namespace {
+// Custom settings ("myapp.tenant") are placeholders PostgreSQL creates on
+// first use in a backend.
+bool is_placeholder(std::string_view name) {
+    return name.find('.') != std::string_view::npos;
+}
+}  // namespace
+
 void SessionState::reset_setting(const std::string& name) {
     touch(name);
     TxState& tx = mutable_tx();
     ++settings_version_;
     if (auto b = baseline_.settings.find(name); b != baseline_.settings.end()) {
         tx.settings.insert_or_assign(name, b->second);
+    } else if (is_placeholder(name)) {
+        // A custom (dotted) setting stays defined after RESET, as an empty
+        // string; on a backend that never saw it, SHOW would fail instead.
+        tx.settings.insert_or_assign(name, value_from_string(name, ""));
     } else {
         tx.settings.erase(name);
     }
@@ -186,7 +198,11 @@ void SessionState::reset_all_settings() {
         if (!survives_reset_all(name)) next.emplace(name, value);
     }
     for (auto& [name, value] : tx.settings) {
-        if (survives_reset_all(name)) next.insert_or_assign(name, std::move(value));
+        if (survives_reset_all(name)) {
+            next.insert_or_assign(name, std::move(value));
+        } else if (is_placeholder(name) && !next.contains(name)) {
+            next.emplace(name, value_from_string(name, ""));  // see reset_setting
+        }
     }
     tx.settings = std::move(next);
 }
@@ -225,8 +241,8 @@ void SessionState::on_parameter_status(std::string_view name, std::string_view v
     if (is_ignored_report(lower)) return;
     auto it = tx_.settings.find(lower);
     if (it != tx_.settings.end() && it->second.value == value) return;
-    const bool touched = touched_all_ || std::find(touched_.begin(), touched_.end(), lower) !=
-                                             touched_.end();
+    const bool touched =
+        touched_all_ || std::find(touched_.begin(), touched_.end(), lower) != touched_.end();
     // A statement pgmux saw set it: the server's report is the exact result
     // (SET DateStyle TO ymd only changes the field order and keeps the
     // output style, so replaying the SET text alone would be wrong).

@@ -294,5 +294,19 @@ TEST(SessionSettings, VersionChangesWithSettings) {
     EXPECT_NE(s.id(), other.id());
 }
 
+TEST(SessionSettings, ResetCustomSettingKeepsItDefinedAsEmpty) {
+    SessionState s = fresh();
+    s.on_statement_succeeded(parser::classify_uncached("SET custom.my_guc = 42").statements[0]);
+    s.on_ready_for_query('I');
+    s.on_statement_succeeded(parser::classify_uncached("RESET custom.my_guc").statements[0]);
+    s.on_ready_for_query('I');
+    EXPECT_EQ(replay(s, "custom.my_guc"),
+              "SELECT pg_catalog.set_config('custom.my_guc', '', false)");
+    s.on_statement_succeeded(parser::classify_uncached("RESET ALL").statements[0]);
+    s.on_ready_for_query('I');
+    EXPECT_EQ(replay(s, "custom.my_guc"),
+              "SELECT pg_catalog.set_config('custom.my_guc', '', false)");
+}
+
 }  // namespace
 }  // namespace pgmux::pinning
