@@ -27,7 +27,9 @@ KNOWN_TRANSACTION_MODE_LIMITS = {
     "partition_prune": "EXECUTE of a prepared statement from dynamic SQL inside a "
                        "PL/pgSQL function cannot be rewritten to the server-side name",
     "sequence": "currval()/lastval() in a later transaction than nextval() need the same "
-                "server; affinity gives it back when idle, but the churn clients may hold it",
+                "server; pgmux waits up to 250 ms for it, the churn clients may hold it longer",
+    "constraints": "the same currval() limit (a column DEFAULT calls nextval() in one "
+                   "transaction, a later SELECT reads currval())",
 }
 
 
