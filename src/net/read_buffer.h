@@ -19,7 +19,7 @@ class ReadBuffer {
             } else {
                 std::size_t cap = capacity_ == 0 ? 8192 : capacity_;
                 while (cap - used < min_free) cap *= 2;
-                auto fresh = std::make_unique<char[]>(cap);
+                auto fresh = std::make_unique_for_overwrite<char[]>(cap);
                 if (used > 0) std::memcpy(fresh.get(), data_.get() + begin_, used);
                 data_ = std::move(fresh);
                 capacity_ = cap;

@@ -191,8 +191,9 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
             }
         }
         rewritten.clear();
+        forward_verbatim_ = false;
         if (mode_ == config::PoolMode::kSession && forward_in_session_mode(f)) {
-            rewritten = f.raw;  // the session owns its server: names need no mapping
+            forward_as_is(f, rewritten);  // the session owns its server: names need no mapping
         } else {
             switch (f.type) {
                 case msg::kQuery:
@@ -216,26 +217,26 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
                 case msg::kSync:
                     expect(PendingReply{.expect = Expect::kSync});
                     unsynced_ = false;
-                    rewritten = f.raw;
+                    forward_as_is(f, rewritten);
                     break;
                 case msg::kFunctionCall:
                     expect(PendingReply{.expect = Expect::kFunctionCall});
-                    rewritten = f.raw;
+                    forward_as_is(f, rewritten);
                     break;
                 case msg::kFlush:
                     unsynced_ = true;
-                    rewritten = f.raw;
+                    forward_as_is(f, rewritten);
                     break;
                 default:  // COPY data flows through untouched
-                    rewritten = f.raw;
+                    forward_as_is(f, rewritten);
                     break;
             }
         }
-        if (rewritten.size() == f.raw.size() && rewritten == f.raw) {
+        if (forward_verbatim_) {
             if (verbatim_from == std::string_view::npos) verbatim_from = pos;
         } else {
             flush_verbatim();
-            server_->out().append(rewritten);
+            if (!rewritten.empty()) server_->out().append(rewritten);
         }
         pos += r.consumed;
     }
@@ -367,7 +368,7 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
                         .classification = std::move(classification),
                         .text_shifts = rewritten.empty() ? nullptr : take_text_shifts()});
     if (rewritten.empty()) {
-        to_server += f.raw;
+        forward_as_is(f, to_server);
     } else {
         protocol::append_query(to_server, rewritten);
     }
@@ -416,7 +417,14 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     const auto types = r.bytes(r.remaining());
     if (!name || !query || !types || !valid_param_types(*types)) {
         expect(PendingReply{.expect = Expect::kParse});
-        to_server = f.raw;  // malformed: the server reports it
+        forward_as_is(f, to_server);  // malformed: the server reports it
+        return;
+    }
+    if (name->empty() && unnamed_ && !unnamed_->classification && unnamed_->depends_on.empty() &&
+        unnamed_->query == *query && unnamed_->param_types == *types) {
+        // The same unnamed statement again (drivers re-Parse it for every
+        // execution): nothing to classify or copy.
+        forward_unnamed_parse(f, to_server);
         return;
     }
     auto classification = classify(*query);
@@ -436,12 +444,11 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     if (name->empty()) {
         ensure_dependencies(*ps, to_server);
         unnamed_ = ps;
-        unnamed_token_ = (std::uint64_t(worker_.index) << 56) | worker_.next_unnamed_token++;
-        server_->unnamed_owner = unnamed_token_;
-        expect(PendingReply{.expect = Expect::kParse});
         if (rewritten.empty()) {
-            to_server += f.raw;
+            forward_unnamed_parse(f, to_server);
         } else {
+            claim_unnamed();
+            expect(PendingReply{.expect = Expect::kParse});
             append_message(
                 to_server, msg::kParse,
                 {std::string_view("\0", 1), ps->query, std::string_view("\0", 1), *types});
@@ -480,6 +487,27 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
                         .client_statement = client_name,
                         .server_statement = added ? ps->server_name : std::string(),
                         .parsed_name = ps->server_name});
+}
+
+void ClientSession::claim_unnamed() {
+    unnamed_token_ = (std::uint64_t(worker_.index) << 56) | worker_.next_unnamed_token++;
+    server_->unnamed_owner = unnamed_token_;
+}
+
+void ClientSession::forward_unnamed_parse(const protocol::Frame& f, std::string& to_server) {
+    claim_unnamed();
+    expect(PendingReply{.expect = Expect::kParse});
+    forward_as_is(f, to_server);
+}
+
+void ClientSession::forward_as_is(const protocol::Frame& f, std::string& to_server) {
+    // Alone, the message joins the verbatim range of its batch (no copy);
+    // after injected messages it has to follow them.
+    if (to_server.empty()) {
+        forward_verbatim_ = true;
+    } else {
+        to_server += f.raw;
+    }
 }
 
 bool ClientSession::server_lacks(const statements::PreparedStatement& ps,
@@ -552,7 +580,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
     const auto stmt = r.cstr();
     if (!portal || !stmt) {
         expect(PendingReply{.expect = Expect::kBind});
-        to_server = f.raw;
+        forward_as_is(f, to_server);
         return;
     }
     const std::string_view rest = f.body.substr(r.position());
@@ -563,7 +591,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
         }
         remember_portal(*portal, unnamed_->classification, rest);
         expect(PendingReply{.expect = Expect::kBind});
-        to_server += f.raw;
+        forward_as_is(f, to_server);
         return;
     }
     auto it = statements_.find(std::string(*stmt));
@@ -588,7 +616,7 @@ void ClientSession::on_describe(const protocol::Frame& f, std::string& to_server
     const auto name = r.cstr();
     if (!kind || !name || *kind != 'S') {
         expect(PendingReply{.expect = Expect::kDescribe});
-        to_server = f.raw;
+        forward_as_is(f, to_server);
         return;
     }
     if (name->empty()) {
@@ -597,7 +625,7 @@ void ClientSession::on_describe(const protocol::Frame& f, std::string& to_server
             return;
         }
         expect(PendingReply{.expect = Expect::kDescribe});
-        to_server += f.raw;
+        forward_as_is(f, to_server);
         return;
     }
     auto it = statements_.find(std::string(*name));
@@ -629,7 +657,7 @@ void ClientSession::on_close(const protocol::Frame& f, std::string& to_server) {
     }
     if (kind && name && *kind == 'S') unnamed_.reset();
     expect(PendingReply{.expect = Expect::kClose});
-    to_server = f.raw;
+    forward_as_is(f, to_server);
 }
 
 void ClientSession::remember_portal(std::string_view portal,
@@ -656,7 +684,7 @@ void ClientSession::on_execute(const protocol::Frame& f, std::string& to_server)
         }
     }
     expect(std::move(reply));
-    to_server = f.raw;
+    forward_as_is(f, to_server);
 }
 
 }  // namespace pgmux::session

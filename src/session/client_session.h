@@ -127,6 +127,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // The edits of the last rewrite_sql_prepared, as position shifts.
     std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> take_text_shifts();
     void on_parse(const protocol::Frame& f, std::string& to_server);
+    // Sends the message unchanged (see forward_verbatim_).
+    void forward_as_is(const protocol::Frame& f, std::string& to_server);
+    // The unnamed statement is now this client's, on this server.
+    void claim_unnamed();
+    void forward_unnamed_parse(const protocol::Frame& f, std::string& to_server);
     void on_bind(const protocol::Frame& f, std::string& to_server);
     void on_describe(const protocol::Frame& f, std::string& to_server);
     void on_close(const protocol::Frame& f, std::string& to_server);
@@ -237,6 +242,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool discard_until_sync_ = false;  // after a failure answered locally
     char tx_status_ = 'I';
     bool relay_running_ = false;
+    // Set by a message handler that forwards its message byte for byte and
+    // nothing else: the bytes go to the server straight from the read buffer.
+    bool forward_verbatim_ = false;
     bool closing_ = false;
     bool fatal_forwarded_ = false;
     std::optional<CloseReason> close_reason_;

@@ -45,22 +45,20 @@ constexpr std::size_t kClientLowWatermark = 256 * 1024;
 asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self,
                                            backend::ServerConnection* server) {
     while (server_.get() == server) {
-        auto [wec] =
-            co_await server->socket().async_wait(asio::socket_base::wait_read, use_nothrow);
-        if (server_.get() != server) break;  // released or dropped meanwhile
-        boost::system::error_code ec;
-        std::size_t n = 0;
-        if (!wec) {
-            auto& in = server->in();
-            char* p = in.prepare(kReadChunk);
-            n = server->socket().read_some(asio::buffer(p, in.free_space()), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-            if (!ec) in.commit(n);
-        }
-        if (wec || ec) {
+        // A read, not a readiness wait: Asio re-arms epoll (one epoll_ctl
+        // syscall) for every wait but not for a queued read, and performs the
+        // read itself when the reply arrives. Only this relay reads the
+        // server, and the buffer is the server's own, so bytes are never lost.
+        auto& in = server->in();
+        char* p = in.prepare(kReadChunk);
+        auto [ec, n] = co_await server->socket().async_read_some(asio::buffer(p, in.free_space()),
+                                                                 use_nothrow);
+        if (server_.get() != server) break;  // dropped meanwhile (the read was aborted)
+        if (!ec) in.commit(n);
+        if (ec) {
             proxy_.counters.servers_lost.fetch_add(1, std::memory_order_relaxed);
             LOG_WARN << "server connection S" << server->id() << " of client C" << id_
-                     << " was lost: " << (wec ? wec.message() : ec.message());
+                     << " was lost: " << ec.message();
             const bool client_waiting = !tracker_.empty() || tx_status_ != 'I' || unsynced_ ||
                                         mode_ == config::PoolMode::kSession;
             drop_server("the server connection was lost");
@@ -126,8 +124,8 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
             v.replacement = std::move(substitute_error_);
             substitute_error_.clear();
         } else if (f.type == msg::kErrorResponse && v.forward &&
-                   (!statements_.empty() || v.text_shifts)) {
-            if (auto named = error_with_client_names(f.body, v.text_shifts.get())) {
+                   (!statements_.empty() || v.text_shifts())) {
+            if (auto named = error_with_client_names(f.body, v.text_shifts())) {
                 v.replacement = std::move(*named);
             }
         }
@@ -184,7 +182,7 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
                          << server_->id() << " failed: " << text;
                 if (v.inspect == Inspect::kPrepareForClient) {
                     substitute_error_ = without_position(f.body);
-                    server_->statements.erase(v.failed_server_statement);
+                    server_->statements.erase(std::string(v.failed_server_statement()));
                     break;
                 }
                 // Its outcome is unknown now: never pool this backend again.
@@ -200,21 +198,21 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
                        fields && (fields->severity == "FATAL" || fields->severity == "PANIC")) {
                 fatal_forwarded_ = true;
             }
-            if (!v.failed_client_statement.empty()) {
-                auto it = statements_.find(v.failed_client_statement);
+            if (const auto client_name = v.failed_client_statement(); !client_name.empty()) {
+                auto it = statements_.find(std::string(client_name));
                 if (it != statements_.end() &&
-                    (v.failed_server_statement.empty() ||
-                     it->second->server_name == v.failed_server_statement)) {
+                    (v.failed_server_statement().empty() ||
+                     it->second->server_name == v.failed_server_statement())) {
                     statements_.erase(it);
                 }
             }
-            if (!v.failed_server_statement.empty()) {
-                server_->statements.erase(v.failed_server_statement);
+            if (const auto server_name = v.failed_server_statement(); !server_name.empty()) {
+                server_->statements.erase(std::string(server_name));
             }
             break;
         case msg::kParseComplete:
-            if (!v.parsed_server_statement.empty()) {
-                pool_->remember_statement(v.parsed_server_statement);
+            if (const auto name = v.parsed_server_statement(); !name.empty()) {
+                pool_->remember_statement(std::string(name));
             }
             break;
         case msg::kDataRow:
@@ -251,8 +249,8 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
                 }
                 if (v.event.statement && v.event.statement->is_session_relevant()) {
                     std::vector<std::optional<std::string_view>> values;
-                    if (v.bind_values) {
-                        for (const auto& b : *v.bind_values) {
+                    if (const auto* bind_values = v.bind_values()) {
+                        for (const auto& b : *bind_values) {
                             values.push_back(b ? std::optional<std::string_view>(*b)
                                                : std::nullopt);
                         }

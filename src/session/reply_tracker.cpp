@@ -1,5 +1,7 @@
 #include "session/reply_tracker.h"
 
+#include <utility>
+
 #include "protocol/messages.h"
 
 #include "pgmux/parser/statement.hpp"
@@ -22,6 +24,60 @@ const parser::Statement* next_statement(PendingReply& p) {
 }
 }  // namespace
 
+std::string_view Verdict::failed_client_statement() const noexcept {
+    if (entry == nullptr || event.kind != ReplyEvent::Kind::kStatementFailed ||
+        entry->expect != Expect::kParse) {
+        return {};
+    }
+    return entry->client_statement;
+}
+
+std::string_view Verdict::failed_server_statement() const noexcept {
+    if (entry == nullptr || event.kind != ReplyEvent::Kind::kStatementFailed) return {};
+    return entry->server_statement;
+}
+
+std::string_view Verdict::parsed_server_statement() const noexcept {
+    return parse_completed ? std::string_view(entry->parsed_name) : std::string_view();
+}
+
+void ReplyRing::push(PendingReply&& r) {
+    if (count_ == slots_.size()) {
+        // Copies, and keeps the old slots until the next reply: a verdict
+        // being handled may point into them.
+        std::vector<PendingReply> grown(slots_.empty() ? 4 : slots_.size() * 2);
+        for (std::size_t i = 0; i < count_; ++i) {
+            grown[i] = slots_[(head_ + i) & (slots_.size() - 1)];
+        }
+        previous_slots_ = std::exchange(slots_, std::move(grown));
+        head_ = 0;
+    }
+    slots_[(head_ + count_) & (slots_.size() - 1)] = std::move(r);
+    ++count_;
+}
+
+void ReplyRing::pop_into(PendingReply& into) noexcept {
+    into = std::move(slots_[head_]);
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    --count_;
+}
+
+void ReplyRing::pop() noexcept {
+    slots_[head_] = PendingReply{};
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    --count_;
+}
+
+void ReplyRing::clear() noexcept {
+    while (count_ > 0) pop();
+    head_ = 0;
+}
+
+const PendingReply* ReplyTracker::retire_head() noexcept {
+    pending_.pop_into(retired_);
+    return &retired_;
+}
+
 bool ReplyTracker::head_swallows() const noexcept {
     if (pending_.empty()) return false;
     const auto a = pending_.front().action;
@@ -32,7 +88,7 @@ bool ReplyTracker::take_synthesized(std::string& out) {
     bool any = false;
     while (!pending_.empty() && pending_.front().action == Action::kSynthesize) {
         out += pending_.front().synthesized;
-        pending_.pop_front();
+        pending_.pop();
         any = true;
     }
     return any;
@@ -41,16 +97,18 @@ bool ReplyTracker::take_synthesized(std::string& out) {
 void ReplyTracker::fail_until_sync() {
     // After an error the server skips everything up to Sync; so do we,
     // including replies we would have synthesized.
-    while (!pending_.empty() && is_extended(pending_.front().expect)) pending_.pop_front();
+    while (!pending_.empty() && is_extended(pending_.front().expect)) pending_.pop();
 }
 
 Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
+    pending_.forget_previous_slots();
     Verdict v;
     if (pending_.empty()) return v;  // asynchronous: notices, notifications, parameter status
     PendingReply& head = pending_.front();
     const bool swallow = head.action != Action::kForward;
     v.forward = !swallow;
     v.inspect = head.inspect;
+    v.entry = &head;
 
     switch (type) {
         case msg::kNoticeResponse:
@@ -61,9 +119,10 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
             v.forward = head.action == Action::kForward || head.action == Action::kReplaceError;
             v.event.kind = ReplyEvent::Kind::kReadyForQuery;
             v.event.tx_status = body.empty() ? 'I' : body[0];
+            v.entry = nullptr;
             // A ReadyForQuery ends the first Sync/Query/FunctionCall entry.
-            while (!pending_.empty() && is_extended(pending_.front().expect)) pending_.pop_front();
-            if (!pending_.empty()) pending_.pop_front();
+            while (!pending_.empty() && is_extended(pending_.front().expect)) pending_.pop();
+            if (!pending_.empty()) pending_.pop();
             return v;
         case msg::kErrorResponse: {
             if (head.action == Action::kReplaceError) {
@@ -74,40 +133,32 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
             }
             v.event.kind = ReplyEvent::Kind::kStatementFailed;
             v.event.statement = next_statement(head);
-            v.classification = head.classification;
-            v.text_shifts = head.text_shifts;
-            if (head.expect == Expect::kParse && !head.client_statement.empty()) {
-                v.failed_client_statement = head.client_statement;
+            if (is_extended(head.expect)) {
+                v.entry = retire_head();
+                fail_until_sync();
             }
-            // The statement a failed request was to create is not there.
-            v.failed_server_statement = head.server_statement;
-            if (is_extended(head.expect)) fail_until_sync();
             return v;
         }
         case msg::kParseComplete:
             if (head.expect == Expect::kParse) {
-                v.parsed_server_statement = std::move(head.parsed_name);
-                pending_.pop_front();
+                v.parse_completed = !head.parsed_name.empty();
+                v.entry = retire_head();
             }
             return v;
         case msg::kBindComplete:
         case msg::kCloseComplete:
         case msg::kNoData:
-            if (is_extended(head.expect)) pending_.pop_front();
+            if (is_extended(head.expect)) v.entry = retire_head();
             return v;
         case msg::kRowDescription:
-            if (head.expect == Expect::kDescribe) pending_.pop_front();
+            if (head.expect == Expect::kDescribe) v.entry = retire_head();
             return v;
         case msg::kCommandComplete: {
             v.event.kind = ReplyEvent::Kind::kStatementDone;
             v.event.statement = next_statement(head);
-            v.classification = head.classification;
-            // The entry stays alive until the caller is done with the verdict:
-            // keep the values in the verdict rather than pointing into it.
-            v.bind_values = head.bind_values;
             v.event.command_tag = body.empty() ? body : body.substr(0, body.size() - 1);
             if (head.expect == Expect::kExecute) {
-                pending_.pop_front();
+                v.entry = retire_head();
             } else {
                 ++head.next_statement;
             }
@@ -115,7 +166,7 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
         }
         case msg::kEmptyQueryResponse:
         case msg::kPortalSuspended:
-            if (head.expect == Expect::kExecute) pending_.pop_front();
+            if (head.expect == Expect::kExecute) v.entry = retire_head();
             return v;
         default:
             return v;  // rows, COPY traffic, ParameterDescription, FunctionCallResponse

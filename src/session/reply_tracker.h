@@ -10,7 +10,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,20 +86,53 @@ struct Verdict {
     std::string replacement;  // sent instead of the message (kReplaceError)
     ReplyEvent event;
     Inspect inspect = Inspect::kNone;  // the message belongs to an inspected request
+    // The request the message answers (null for asynchronous messages). It
+    // stays valid until the tracker's next on_server_message(), also when
+    // the message completed it; event.statement points into it.
+    const PendingReply* entry = nullptr;
+    bool parse_completed = false;  // the message was the entry's ParseComplete
+
     // A Parse the server refused: the client statement to forget.
-    std::string failed_client_statement;
-    std::string failed_server_statement;
-    std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> text_shifts;
-    // Keep what event.statement points into alive (the entry may be gone).
-    std::shared_ptr<const parser::Classification> classification;
-    std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
-    // A named Parse the server accepted (its server-side name).
-    std::string parsed_server_statement;
+    [[nodiscard]] std::string_view failed_client_statement() const noexcept;
+    // The server statement a failed request was to create.
+    [[nodiscard]] std::string_view failed_server_statement() const noexcept;
+    // A named Parse the server accepted: its server-side name.
+    [[nodiscard]] std::string_view parsed_server_statement() const noexcept;
+    [[nodiscard]] const std::vector<std::pair<std::size_t, long>>* text_shifts() const noexcept {
+        return entry != nullptr ? entry->text_shifts.get() : nullptr;
+    }
+    [[nodiscard]] const std::vector<std::optional<std::string>>* bind_values() const noexcept {
+        return entry != nullptr ? entry->bind_values.get() : nullptr;
+    }
+};
+
+// A FIFO of pending replies that reuses its slots: a request/reply cycle
+// costs no allocation once the ring has grown to the session's pipeline depth.
+class ReplyRing {
+  public:
+    void push(PendingReply&& r);
+    [[nodiscard]] PendingReply& front() noexcept { return slots_[head_]; }
+    [[nodiscard]] const PendingReply& front() const noexcept { return slots_[head_]; }
+    // Moves the head into `into` (or drops it) and advances.
+    void pop_into(PendingReply& into) noexcept;
+    void pop() noexcept;
+    [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+    [[nodiscard]] std::size_t size() const noexcept { return count_; }
+    void clear() noexcept;
+    void forget_previous_slots() noexcept {
+        if (!previous_slots_.empty()) previous_slots_ = {};
+    }
+
+  private:
+    std::vector<PendingReply> slots_;  // capacity is a power of two
+    std::vector<PendingReply> previous_slots_;
+    std::size_t head_ = 0;
+    std::size_t count_ = 0;
 };
 
 class ReplyTracker {
   public:
-    void expect(PendingReply reply) { pending_.push_back(std::move(reply)); }
+    void expect(PendingReply reply) { pending_.push(std::move(reply)); }
     [[nodiscard]] bool empty() const noexcept { return pending_.empty(); }
     [[nodiscard]] std::size_t size() const noexcept { return pending_.size(); }
     void clear() noexcept { pending_.clear(); }
@@ -121,8 +153,11 @@ class ReplyTracker {
 
   private:
     void fail_until_sync();
+    // Ends the head entry, keeping it readable through the verdict.
+    const PendingReply* retire_head() noexcept;
 
-    std::deque<PendingReply> pending_;
+    ReplyRing pending_;
+    PendingReply retired_;  // the entry the last verdict may point to
 };
 
 }  // namespace pgmux::session

@@ -142,13 +142,13 @@ TEST(ReplyTracker, ParseOutcomeReportsStatementNames) {
               .parsed_name = "pgmux_x"});
     t.expect({.expect = Expect::kSync});
     auto v = t.on_server_message('E', "");
-    EXPECT_EQ(v.failed_client_statement, "s1");
-    EXPECT_EQ(v.failed_server_statement, "pgmux_x");
+    EXPECT_EQ(v.failed_client_statement(), "s1");
+    EXPECT_EQ(v.failed_server_statement(), "pgmux_x");
     t.on_server_message('Z', "I");
 
     t.expect({.expect = Expect::kParse, .parsed_name = "pgmux_y"});
     v = t.on_server_message('1', "");
-    EXPECT_EQ(v.parsed_server_statement, "pgmux_y");
+    EXPECT_EQ(v.parsed_server_statement(), "pgmux_y");
 }
 
 TEST(ReplyTracker, PortalSuspendedEndsAnExecute) {
