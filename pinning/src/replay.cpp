@@ -27,6 +27,9 @@ bool same(const SettingValue* a, const SettingValue* b) {
 }  // namespace
 
 ReplayPlan plan_replay(const SettingsMap& client, const SettingsMap& server) {
+    // The common case: clients of a pool share their settings (those of the
+    // startup packet), so the server already holds them.
+    if (client == server) return {};
     std::vector<std::string> changes;
     for (const auto& [name, value] : client) {
         if (is_identity(name)) continue;
@@ -79,7 +82,7 @@ void ServerSettings::apply(const ReplayPlan& plan) {
 void ServerSettings::adopt(const SessionState& client) {
     if (client.temp_namespace_created()) temp_namespace_used_ = true;
     if (owner_ == client.id() && version_ == client.settings_version()) return;
-    settings_ = client.settings();
+    if (settings_ != client.settings()) settings_ = client.settings();
     owner_ = client.id();
     version_ = client.settings_version();
 }

@@ -99,6 +99,11 @@ std::shared_ptr<const std::vector<std::optional<std::string>>> text_bind_values(
 }  // namespace
 
 std::shared_ptr<const parser::Classification> ClientSession::classify(std::string_view sql) {
+    if (sql.data() == last_classified_.data() && sql.size() == last_classified_.size()) {
+        // The same bytes as a moment ago (reads_sequence_state, then on_query).
+        last_classified_ = {};
+        return std::move(last_classification_);
+    }
     if (!parser::may_affect_session_state(sql)) return nullptr;
     auto c = worker_.classifier.classify(sql);
     if (!c->parsed) proxy_.counters.unparsed_statements.fetch_add(1, std::memory_order_relaxed);
@@ -176,6 +181,8 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
                 continue;
             }
             if (!co_await link_server(reads_sequence_state(f))) {
+                last_classified_ = {};
+                last_classification_.reset();
                 if (closing_) co_return std::nullopt;
                 // The failure was sent as an ErrorResponse; finish the cycle
                 // the way the server would have.
@@ -231,6 +238,10 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
                     forward_as_is(f, rewritten);
                     break;
             }
+        }
+        if (!last_classified_.empty()) {  // only ever for the message just handled
+            last_classified_ = {};
+            last_classification_.reset();
         }
         if (forward_verbatim_) {
             if (verbatim_from == std::string_view::npos) verbatim_from = pos;
@@ -300,7 +311,10 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
 bool ClientSession::reads_sequence_state(const protocol::Frame& f) {
     if (f.type != msg::kQuery) return false;
     const std::string_view sql = f.body.empty() ? f.body : f.body.substr(0, f.body.size() - 1);
-    const auto c = classify(sql);  // cached: on_query classifies the same text again
+    auto c = classify(sql);
+    // on_query classifies the same bytes next: keep the answer for it.
+    last_classified_ = sql;
+    last_classification_ = c;
     if (!c) return false;
     for (const auto& st : c->statements) {
         if (st.sequence_read) return true;

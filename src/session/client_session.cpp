@@ -81,6 +81,7 @@ void ClientSession::finish() {
         }
     }
     if (server_) hand_back_server_at_disconnect();
+    wake_relay();  // a parked relay ends; one reading the server finishes the hand-back
     boost::system::error_code ec;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     socket_.close(ec);
@@ -184,9 +185,16 @@ void ClientSession::append_replay(backend::ServerConnection& server) {
 }
 
 void ClientSession::start_relay() {
+    if (relay_running_) {
+        wake_relay();
+        return;
+    }
     relay_running_ = true;
-    asio::co_spawn(socket_.get_executor(), relay(shared_from_this(), server_.get()),
-                   asio::detached);
+    asio::co_spawn(socket_.get_executor(), relay(shared_from_this()), asio::detached);
+}
+
+void ClientSession::wake_relay() {
+    relay_wakeup_.notify();
 }
 
 void ClientSession::reply_wait_failure(const pool::AcquireError& error) {

@@ -1,11 +1,13 @@
 // One client connection: the login handshake, then relaying between the
 // client and whichever server connection its current transaction holds.
 //
-// Two coroutines run on the worker's thread while a server is linked: the
-// session loop reads the client and forwards to the server; the relay reads
-// the server and forwards to the client. They share state without locks
-// because they never run at the same time. The relay gives the server back
-// to the pool at ReadyForQuery 'I' when nothing is outstanding.
+// Two coroutines run on the worker's thread: the session loop reads the
+// client and forwards to the server; the relay reads whichever server is
+// linked and forwards to the client, and parks while none is. They share
+// state without locks because they never run at the same time. The relay
+// gives the server back to the pool at ReadyForQuery 'I' when nothing is
+// outstanding. It is started once per session: spawning a coroutine per
+// transaction cost more than the rest of the relay's bookkeeping.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -23,6 +25,7 @@
 #include "backend/server_connection.h"
 #include "net/outbox.h"
 #include "net/read_buffer.h"
+#include "net/wakeup.h"
 #include "pgmux/pinning/pin_stats.hpp"
 #include "pgmux/pinning/policy.hpp"
 #include "pgmux/pinning/session_state.hpp"
@@ -158,6 +161,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void expect(PendingReply reply);
     void emit_synthesized();
     [[nodiscard]] std::shared_ptr<const parser::Classification> classify(std::string_view sql);
+    // reads_sequence_state() classifies a Query before link_server(); on_query
+    // reuses that answer when it sees the very same bytes.
+    std::string_view last_classified_;
+    std::shared_ptr<const parser::Classification> last_classification_;
 
     // Gets a server for the next transaction. `wants_same_server`: the
     // statement reads currval()/lastval(), which live in the previous backend.
@@ -168,8 +175,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void finish();
 
     // relay.cpp: the server side of the relay.
-    boost::asio::awaitable<void> relay(std::shared_ptr<ClientSession> self,
-                                       backend::ServerConnection* server);
+    boost::asio::awaitable<void> relay(std::shared_ptr<ClientSession> self);
+    // Wakes the relay parked for want of a server.
+    void wake_relay();
     // Processes the complete server frames in `data`; returns bytes consumed
     // and whether the server was released back to the pool.
     std::pair<std::size_t, bool> handle_server_bytes(std::string_view data);
@@ -242,6 +250,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool discard_until_sync_ = false;  // after a failure answered locally
     char tx_status_ = 'I';
     bool relay_running_ = false;
+    net::Wakeup relay_wakeup_;  // the parked relay waits on it
     // Set by a message handler that forwards its message byte for byte and
     // nothing else: the bytes go to the server straight from the read buffer.
     bool forward_verbatim_ = false;

@@ -42,9 +42,17 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kClientHighWatermark = 1024 * 1024;
 constexpr std::size_t kClientLowWatermark = 256 * 1024;
 
-asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self,
-                                           backend::ServerConnection* server) {
-    while (server_.get() == server) {
+asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self) {
+    while (!closing_ || server_) {
+        if (!server_) {
+            // Parked until link_server() (or finish()) wakes us.
+            co_await relay_wakeup_.async_wait(asio::use_awaitable);
+            continue;
+        }
+        backend::ServerConnection* server = server_.get();
+        // Compared by id: a dropped server's successor may reuse its address.
+        const auto server_id = server->id();
+        const auto still_linked = [&] { return server_ && server_->id() == server_id; };
         // A read, not a readiness wait: Asio re-arms epoll (one epoll_ctl
         // syscall) for every wait but not for a queued read, and performs the
         // read itself when the reply arrives. Only this relay reads the
@@ -53,7 +61,7 @@ asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self,
         char* p = in.prepare(kReadChunk);
         auto [ec, n] = co_await server->socket().async_read_some(asio::buffer(p, in.free_space()),
                                                                  use_nothrow);
-        if (server_.get() != server) break;  // dropped meanwhile (the read was aborted)
+        if (!still_linked()) continue;  // dropped meanwhile (the read was aborted)
         if (!ec) in.commit(n);
         if (ec) {
             proxy_.counters.servers_lost.fetch_add(1, std::memory_order_relaxed);
@@ -69,11 +77,11 @@ asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self,
                 }
                 close_client(CloseReason::kServerLost);
             }
-            break;
+            continue;
         }
         auto [consumed, release] = handle_server_bytes(server->in().view());
         out_.flush();
-        if (server_.get() != server) break;  // closed while handling its messages
+        if (!still_linked()) continue;  // closed while handling its messages
         server->in().consume(consumed);
         const bool between_transactions = tracker_.empty() && !unsynced_ && tx_status_ == 'I';
         const bool shutdown_now = proxy_.shutting_down.load() && !closing_ && between_transactions;
@@ -87,7 +95,7 @@ asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self,
                 send_error("FATAL", "57P01", "terminating connection due to administrator command");
                 close_client(CloseReason::kShutdown);
             }
-            if (!server_ || server_.get() != server) break;
+            if (!still_linked()) continue;
         }
         if (out_.queued() > kClientHighWatermark) {
             co_await out_.wait_below(kClientLowWatermark);
@@ -346,6 +354,7 @@ void ClientSession::apply_verification_row(std::string_view body) {
 }
 
 void ClientSession::note_pin_transitions() {
+    if (!state_->pins_changed()) return;
     auto transitions = state_->take_pin_transitions();
     if (transitions.empty()) return;
     for (const auto& e :

@@ -71,6 +71,8 @@ class SessionState {
     [[nodiscard]] bool pinned() const noexcept { return !pins().empty(); }
     // Pins that started/ended since the last call (for logs and statistics).
     [[nodiscard]] PinTransitions take_pin_transitions();
+    // Whether take_pin_transitions() would report anything (cheap, for every transaction).
+    [[nodiscard]] bool pins_changed() const noexcept { return pins() != reported_; }
     // A statement that may have ended a pin succeeded: run VerificationQuery at idle before
     // the server may be released.
     [[nodiscard]] bool needs_verification() const noexcept { return needs_verification_; }
