@@ -45,15 +45,18 @@ constexpr std::size_t kClientLowWatermark = 256 * 1024;
 asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self,
                                            backend::ServerConnection* server) {
     while (server_.get() == server) {
-        auto [wec] =
-            co_await server->socket().async_wait(asio::socket_base::wait_read, use_nothrow);
+        boost::system::error_code wec;
+        if (!net::has_buffered_input(server->tls())) {
+            std::tie(wec) =
+                co_await server->socket().async_wait(net::read_wait(server->tls()), use_nothrow);
+        }
         if (server_.get() != server) break;  // released or dropped meanwhile
         boost::system::error_code ec;
         std::size_t n = 0;
         if (!wec) {
             auto& in = server->in();
             char* p = in.prepare(kReadChunk);
-            n = server->socket().read_some(asio::buffer(p, in.free_space()), ec);
+            n = net::read_some(server->socket(), server->tls(), p, in.free_space(), ec);
             if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
             if (!ec) in.commit(n);
         }
