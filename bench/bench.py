@@ -27,6 +27,7 @@ from harness.clients import parse_pgbench, pgbench  # noqa: E402
 from harness.net import Endpoint, free_port  # noqa: E402
 from harness.postgres import PostgresServer  # noqa: E402
 from harness.proxy import ProxyProcess, pgmux_binary, start_pgbouncer  # noqa: E402
+from connect_auth import connect_variants, print_variants  # noqa: E402
 
 DB = "bench"
 
@@ -171,6 +172,11 @@ def main():
     ap.add_argument("--targets", default=os.environ.get("TARGETS", "direct,pgbouncer,pgmux"))
     ap.add_argument("--pgmux-arg", action="append", default=os.environ.get("PGMUX_ARGS", "").split(),
                     help="extra pgmux flag (repeatable), e.g. --pgmux-arg=--workers --pgmux-arg=1")
+    ap.add_argument("--connect-variants",
+                    default=os.environ.get("CONNECT_VARIANTS", "scram,tls,tls+scram"),
+                    help="pgbench -C with SCRAM / TLS on the client leg ('' = none)")
+    ap.add_argument("--only-connect", action="store_true",
+                    help="skip the pgbench -S throughput runs and the idle clients")
     ap.add_argument("--json", help="also write the raw figures here")
     a = ap.parse_args()
     clients = [int(c) for c in a.clients.split(",")]
@@ -200,26 +206,38 @@ def main():
         targets = [t for t in targets if t[0] in wanted] + [(n, p.endpoint) for n, p in poolers]
         names = [n for n, _ in targets]
 
-        log(f"pgbench -S, {a.duration}s each, pool size {a.pool_size}, {a.rounds} round(s)")
-        results = throughput(targets, modes, clients, a.duration, a.rounds)
+        results = {}
+        if not a.only_connect:
+            log(f"pgbench -S, {a.duration}s each, pool size {a.pool_size}, {a.rounds} round(s)")
+            results = throughput(targets, modes, clients, a.duration, a.rounds)
         idle = {}
-        if a.idle_clients and poolers:
+        if a.idle_clients and poolers and not a.only_connect:
             log(f"idle clients: {a.idle_clients}")
             idle = idle_rss(poolers, a.idle_clients)
         log("pgbench -C")
         conn = connect_rates(targets, a.duration)
+        variants = {}
+        wanted_variants = [v for v in a.connect_variants.split(",") if v]
+        if wanted_variants and "pgmux" in wanted and "pgbouncer" in wanted:
+            log("pgbench -C with SCRAM / TLS")
+            variants = connect_variants(pg, start_pgmux, pg.base_dir, a.pool_size, a.duration, DB,
+                                        log, variants=wanted_variants)
 
         print(f"\npgbench -S -T {a.duration} -j 2, scale {a.scale}, pool size {a.pool_size} "
               f"(transaction mode), {os.cpu_count()} CPUs shared by PostgreSQL, pooler and pgbench; "
               f"median of {a.rounds} round(s)")
-        print_throughput(results, modes, clients, names)
+        if results:
+            print_throughput(results, modes, clients, names)
         if idle:
             print_idle(idle, a.idle_clients)
         print_connect(conn)
+        if variants:
+            print_variants(variants)
         if a.json:
             with open(a.json, "w") as f:
                 json.dump({"throughput": {"/".join(map(str, k)): v for k, v in results.items()},
-                           "idle": idle, "connect": conn, "args": vars(a)}, f, indent=1)
+                           "idle": idle, "connect": conn, "connect_variants": variants,
+                           "args": vars(a)}, f, indent=1)
         for name, proc in poolers:
             if not proc.alive():
                 log(f"{name} died during the run:\n{proc.log_text()[-3000:]}")

@@ -26,14 +26,15 @@ std::string endpoint_text(const backend::ServerTarget& t) {
 // when the connection must not be reused (I/O error, unexpected message).
 asio::awaitable<bool> exchange(backend::ServerConnection& conn, const std::string& request,
                                LookupReply& reply, std::size_t max_bytes) {
-    auto [wec, wn] = co_await asio::async_write(conn.socket(), asio::buffer(request), use_nothrow);
-    if (wec) co_return false;
+    conn.out().send(request);
+    if (conn.out().queued() > 0) co_await conn.out().drain();
+    if (conn.out().failed()) co_return false;
     for (;;) {
         auto r = protocol::decode_frame(conn.in().view(), max_bytes);
         if (r.status == protocol::DecodeStatus::kNeedMore) {
             char* p = conn.in().prepare(4096);
-            auto [ec, n] = co_await conn.socket().async_read_some(
-                asio::buffer(p, conn.in().free_space()), use_nothrow);
+            auto [ec, n] =
+                co_await net::async_read_some(conn.socket(), conn.tls(), p, conn.in().free_space());
             if (ec) co_return false;
             conn.in().commit(n);
             continue;

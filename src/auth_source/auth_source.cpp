@@ -100,6 +100,7 @@ boost::asio::awaitable<SecretLookup> AuthSource::find(boost::asio::any_io_execut
             t.md5_hash = own->text();
         }
     }
+    t.tls = {config.server_tls_sslmode, config.server_tls};
     t.connect_timeout = to_ms(config.server_connect_timeout);
     t.max_message_bytes = config.max_message_bytes;
     request.query = config.auth_query;

@@ -40,8 +40,11 @@ ServerCredentials LearnedCredentials::snapshot() const {
     return creds_;
 }
 
-ServerAuthenticator::ServerAuthenticator(std::string user, ServerCredentials credentials)
-    : user_(std::move(user)), credentials_(std::move(credentials)) {}
+ServerAuthenticator::ServerAuthenticator(std::string user, ServerCredentials credentials,
+                                         auth::Bytes channel_binding)
+    : user_(std::move(user)),
+      credentials_(std::move(credentials)),
+      channel_binding_(std::move(channel_binding)) {}
 
 std::variant<ServerAuthenticator::Reply, ServerAuthError> ServerAuthenticator::on_request(
     std::string_view payload) {
@@ -112,10 +115,12 @@ std::variant<ServerAuthenticator::Reply, ServerAuthError> ServerAuthenticator::o
 std::variant<ServerAuthenticator::Reply, ServerAuthError> ServerAuthenticator::start_sasl(
     const std::vector<std::string>& mechanisms) {
     if (scram_) return failure("the server started a second SASL exchange");
+    auth::ScramClientOptions options;
+    options.channel_binding_data = channel_binding_;
     if (credentials_.password) {
-        scram_ = auth::ScramClient::with_password(*credentials_.password);
+        scram_ = auth::ScramClient::with_password(*credentials_.password, std::move(options));
     } else if (credentials_.scram_keys) {
-        scram_ = auth::ScramClient::with_keys(*credentials_.scram_keys);
+        scram_ = auth::ScramClient::with_keys(*credentials_.scram_keys, std::move(options));
     } else {
         return failure(
             "the server asked for SCRAM-SHA-256, but pgmux has no plaintext password for this "
@@ -123,6 +128,7 @@ std::variant<ServerAuthenticator::Reply, ServerAuthError> ServerAuthenticator::s
     }
     auto first = scram_->start(mechanisms);
     if (!first) return failure("SCRAM authentication with the server failed", first.error());
+    mechanism_ = std::string(first->mechanism);
     return Reply{to_message(auth::build_sasl_initial_response(first->mechanism, first->message)),
                  false};
 }

@@ -56,7 +56,11 @@ struct ServerAuthError {
 
 class ServerAuthenticator {
   public:
-    ServerAuthenticator(std::string user, ServerCredentials credentials);
+    // `channel_binding`: tls-server-end-point data of the server's certificate
+    // when the link is TLS (empty otherwise); SCRAM then uses
+    // SCRAM-SHA-256-PLUS if the server offers it.
+    ServerAuthenticator(std::string user, ServerCredentials credentials,
+                        auth::Bytes channel_binding = {});
 
     // One Authentication ('R') payload from the server. Returns the message to
     // send back (empty when none is due), or why the login cannot proceed.
@@ -68,12 +72,17 @@ class ServerAuthenticator {
     };
     [[nodiscard]] std::variant<Reply, ServerAuthError> on_request(std::string_view payload);
 
+    // The SASL mechanism chosen ("" when the server asked for none), for the log.
+    [[nodiscard]] const std::string& sasl_mechanism() const noexcept { return mechanism_; }
+
   private:
     std::variant<Reply, ServerAuthError> start_sasl(const std::vector<std::string>& mechanisms);
 
     std::string user_;
     ServerCredentials credentials_;
+    auth::Bytes channel_binding_;
     std::optional<auth::ScramClient> scram_;
+    std::string mechanism_;
     bool scram_done_ = false;
 };
 

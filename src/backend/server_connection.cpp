@@ -26,15 +26,15 @@ namespace {
 
 // Reads until one complete typed frame is buffered; nullopt on EOF, error or
 // a malformed frame. Used only during login, never on the relay path.
-asio::awaitable<std::optional<protocol::Frame>> read_frame(tcp::socket& socket, net::ReadBuffer& in,
+asio::awaitable<std::optional<protocol::Frame>> read_frame(tcp::socket& socket, net::TlsStream* tls,
+                                                           net::ReadBuffer& in,
                                                            std::size_t max_bytes) {
     for (;;) {
         auto r = protocol::decode_frame(in.view(), max_bytes);
         if (r.status == protocol::DecodeStatus::kFrame) co_return r.frame;
         if (r.status != protocol::DecodeStatus::kNeedMore) co_return std::nullopt;
         char* p = in.prepare(4096);
-        auto [ec, n] =
-            co_await socket.async_read_some(asio::buffer(p, in.free_space()), use_nothrow);
+        auto [ec, n] = co_await net::async_read_some(socket, tls, p, in.free_space());
         if (ec) co_return std::nullopt;
         in.commit(n);
     }
@@ -47,6 +47,7 @@ ServerConnection::ServerConnection(tcp::socket socket, std::uint64_t id, config:
 
 ServerConnection::~ServerConnection() {
     close();
+    if (tls_) ServerTlsStats::open.fetch_sub(1, std::memory_order_relaxed);
 }
 
 asio::awaitable<ServerConnection::ConnectResult> ServerConnection::connect(
@@ -91,21 +92,46 @@ asio::awaitable<ServerConnection::ConnectResult> ServerConnection::connect(
     co_return std::move(conn);
 }
 
+asio::awaitable<boost::system::error_code> ServerConnection::write_all(std::string_view bytes) {
+    out_.send(bytes);
+    if (out_.queued() > 0) co_await out_.drain();
+    co_return out_.error();
+}
+
 asio::awaitable<std::optional<ConnectError>> ServerConnection::login(const ServerTarget& target) {
+    const std::string where = target.endpoint.host + ":" + std::to_string(target.endpoint.port);
+    if (target.tls.enabled()) {
+        ServerTlsStats::attempts.fetch_add(1, std::memory_order_relaxed);
+        auto tls = co_await start_server_tls(socket_, target.tls, target.endpoint.host);
+        if (auto* why = std::get_if<std::string>(&tls)) {
+            co_return ConnectError{"cannot connect to " + where + ": " + *why, {}};
+        }
+        tls_ = std::move(std::get<std::unique_ptr<net::TlsStream>>(tls));
+        if (tls_) {
+            ServerTlsStats::open.fetch_add(1, std::memory_order_relaxed);
+            out_.use_tls(tls_.get());
+            LOG_DEBUG << "server connection S" << id_ << " to " << where << " uses "
+                      << tls_->description();
+        }
+    }
     std::string startup;
     protocol::append_startup_message(startup,
                                      {{"user", target.user}, {"database", target.database}});
-    auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(startup), use_nothrow);
-    if (wec) co_return ConnectError{"cannot send startup packet: " + wec.message(), {}};
+    if (auto wec = co_await write_all(startup)) {
+        co_return ConnectError{"cannot send startup packet: " + wec.message(), {}};
+    }
 
     ServerCredentials credentials =
         target.learned ? target.learned->snapshot() : ServerCredentials{};
     if (target.password) credentials.password = target.password;
     if (target.md5_hash) credentials.md5_hash = target.md5_hash;
-    ServerAuthenticator authenticator(target.user, std::move(credentials));
+    // Over TLS, SCRAM binds itself to the server's certificate
+    // (SCRAM-SHA-256-PLUS, tls-server-end-point) when the server offers it.
+    ServerAuthenticator authenticator(target.user, std::move(credentials),
+                                      tls_ ? tls_->peer_end_point() : auth::Bytes{});
 
     for (;;) {
-        auto frame = co_await read_frame(socket_, in_, target.max_message_bytes);
+        auto frame = co_await read_frame(socket_, tls_.get(), in_, target.max_message_bytes);
         if (!frame) co_return ConnectError{"server closed the connection during login", {}};
         const std::string_view body = frame->body;
         switch (frame->type) {
@@ -118,8 +144,7 @@ asio::awaitable<std::optional<ConnectError>> ServerConnection::login(const Serve
                 }
                 auto& r = std::get<ServerAuthenticator::Reply>(reply);
                 if (!r.message.empty()) {
-                    auto [aec, an] =
-                        co_await asio::async_write(socket_, asio::buffer(r.message), use_nothrow);
+                    auto aec = co_await write_all(r.message);
                     auth::crypto::cleanse(r.message);
                     if (aec)
                         co_return ConnectError{"cannot send authentication: " + aec.message(), {}};
@@ -146,6 +171,10 @@ asio::awaitable<std::optional<ConnectError>> ServerConnection::login(const Serve
             }
             case protocol::msg::kReadyForQuery:
                 in_.consume(frame->raw.size());
+                LOG_DEBUG << "server connection S" << id_ << " logged in to " << where << " as "
+                          << target.user << (tls_ ? " over TLS" : "")
+                          << (authenticator.sasl_mechanism().empty() ? "" : " with ")
+                          << authenticator.sasl_mechanism();
                 co_return std::nullopt;
             default:
                 break;  // NoticeResponse, NegotiateProtocolVersion: nothing to do
@@ -156,6 +185,7 @@ asio::awaitable<std::optional<ConnectError>> ServerConnection::login(const Serve
 
 bool ServerConnection::looks_alive() noexcept {
     if (!socket_.is_open()) return false;
+    if (net::has_buffered_input(tls_.get())) return false;  // unsolicited bytes
     char byte;
     const auto n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     // n == -1 with EAGAIN: nothing to read, the healthy case. n == 0 is EOF; any
@@ -182,8 +212,9 @@ void ServerConnection::close() noexcept {
     boost::system::error_code ec;
     if (!out_.failed() && out_.queued() == 0) {
         char terminate[5] = {protocol::msg::kTerminate, 0, 0, 0, 4};
-        socket_.write_some(asio::buffer(terminate, 5), ec);
+        net::write_some(socket_, tls_.get(), terminate, 5, ec);
     }
+    if (tls_) tls_->shutdown();
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
 }

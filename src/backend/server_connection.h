@@ -15,11 +15,12 @@
 #include <variant>
 
 #include "backend/server_auth.h"
+#include "backend/server_tls.h"
 #include "config/config.h"
 #include "net/outbox.h"
 #include "net/read_buffer.h"
-#include "protocol/messages.h"
 #include "pgmux/pinning/replay.hpp"
+#include "protocol/messages.h"
 #include "statements/prepared_statement.h"
 
 namespace pgmux::backend {
@@ -33,6 +34,7 @@ struct ServerTarget {
     // Shared by a pool's connection attempts: pass-through keys and hashes
     // learned from clients that authenticated (see server_auth.h).
     std::shared_ptr<LearnedCredentials> learned;
+    ServerTls tls;  // server_tls_sslmode and its context
     std::chrono::milliseconds connect_timeout{15000};
     std::size_t max_message_bytes = 64u * 1024u * 1024u;
 };
@@ -76,6 +78,8 @@ class ServerConnection {
     [[nodiscard]] std::int32_t backend_secret() const noexcept { return backend_secret_; }
 
     boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+    // The link's TLS stream; nullptr for plain TCP (see net/tls.h for I/O).
+    net::TlsStream* tls() noexcept { return tls_.get(); }
     net::Outbox& out() noexcept { return out_; }
     net::ReadBuffer& in() noexcept { return in_; }
 
@@ -101,8 +105,11 @@ class ServerConnection {
 
   private:
     boost::asio::awaitable<std::optional<ConnectError>> login(const ServerTarget& target);
+    // Sends everything through the outbox and waits until the kernel has it.
+    boost::asio::awaitable<boost::system::error_code> write_all(std::string_view bytes);
 
     boost::asio::ip::tcp::socket socket_;
+    std::unique_ptr<net::TlsStream> tls_;  // bound to socket_'s descriptor
     net::Outbox out_;
     net::ReadBuffer in_;
     std::uint64_t id_;

@@ -9,6 +9,8 @@
 #define TOML_EXCEPTIONS 1
 #include <toml++/toml.h>
 
+#include "net/tls.h"
+
 namespace pgmux::config {
 namespace {
 
@@ -44,7 +46,17 @@ const std::set<std::string>& known_keys() {
                                                "log_level",
                                                "on_pin",
                                                "max_message_bytes",
-                                               "statement_cache_size"};
+                                               "statement_cache_size",
+                                               "client_tls_sslmode",
+                                               "client_tls_cert_file",
+                                               "client_tls_key_file",
+                                               "client_tls_ca_file",
+                                               "client_tls_ciphers",
+                                               "server_tls_sslmode",
+                                               "server_tls_ca_file",
+                                               "server_tls_cert_file",
+                                               "server_tls_key_file",
+                                               "server_tls_ciphers"};
     return keys;
 }
 
@@ -71,6 +83,12 @@ constexpr const char* kUsage =
     "  --admin-listen HOST:PORT  HTTP admin API (off unless given)\n"
     "  --admin-token TOKEN       bearer token required by the admin API\n"
     "  --log-level LEVEL         debug | info | warn | error (info)\n"
+    "  --client-tls-sslmode MODE disable | allow | prefer | require (disable)\n"
+    "  --client-tls-cert-file PATH, --client-tls-key-file PATH, --client-tls-ca-file PATH,\n"
+    "  --client-tls-ciphers LIST certificate, key, CA and TLS 1.2 ciphers towards clients\n"
+    "  --server-tls-sslmode MODE disable | prefer | require | verify-ca | verify-full (disable)\n"
+    "  --server-tls-ca-file PATH, --server-tls-cert-file PATH, --server-tls-key-file PATH,\n"
+    "  --server-tls-ciphers LIST CA, client certificate, key and ciphers towards servers\n"
     "  --config FILE             TOML file with everything above and [databases.NAME]\n";
 
 int to_int(const std::string& key, const std::string& v, int min, int max) {
@@ -125,6 +143,26 @@ LogLevel to_log_level(const std::string& key, const std::string& v) {
     if (v == "warn" || v == "warning") return LogLevel::kWarn;
     if (v == "error") return LogLevel::kError;
     throw ConfigError("invalid value for '" + key + "': expected debug, info, warn or error");
+}
+
+ClientTlsMode to_client_tls_mode(const std::string& key, const std::string& v) {
+    if (v == "disable") return ClientTlsMode::kDisable;
+    if (v == "allow") return ClientTlsMode::kAllow;
+    if (v == "prefer") return ClientTlsMode::kPrefer;
+    if (v == "require") return ClientTlsMode::kRequire;
+    throw ConfigError("invalid value for '" + key +
+                      "': expected disable, allow, prefer or require, got '" + v + "'");
+}
+
+ServerTlsMode to_server_tls_mode(const std::string& key, const std::string& v) {
+    if (v == "disable") return ServerTlsMode::kDisable;
+    if (v == "prefer") return ServerTlsMode::kPrefer;
+    if (v == "require") return ServerTlsMode::kRequire;
+    if (v == "verify-ca") return ServerTlsMode::kVerifyCa;
+    if (v == "verify-full") return ServerTlsMode::kVerifyFull;
+    throw ConfigError("invalid value for '" + key +
+                      "': expected disable, prefer, require, verify-ca or verify-full, got '" + v +
+                      "'");
 }
 
 std::string scalar_to_string(const std::string& key, const toml::node& node) {
@@ -287,6 +325,26 @@ void apply_settings(Config& c, const Settings& s) {
             c.max_message_bytes = static_cast<std::size_t>(to_int(key, v, 1024, 1 << 30));
         else if (key == "statement_cache_size")
             c.statement_cache_size = static_cast<std::size_t>(to_int(key, v, 1, 1000000));
+        else if (key == "client_tls_sslmode")
+            c.client_tls_sslmode = to_client_tls_mode(key, v);
+        else if (key == "client_tls_cert_file")
+            c.client_tls_cert_file = v;
+        else if (key == "client_tls_key_file")
+            c.client_tls_key_file = v;
+        else if (key == "client_tls_ca_file")
+            c.client_tls_ca_file = v;
+        else if (key == "client_tls_ciphers")
+            c.client_tls_ciphers = v;
+        else if (key == "server_tls_sslmode")
+            c.server_tls_sslmode = to_server_tls_mode(key, v);
+        else if (key == "server_tls_ca_file")
+            c.server_tls_ca_file = v;
+        else if (key == "server_tls_cert_file")
+            c.server_tls_cert_file = v;
+        else if (key == "server_tls_key_file")
+            c.server_tls_key_file = v;
+        else if (key == "server_tls_ciphers")
+            c.server_tls_ciphers = v;
     }
 }
 
@@ -321,6 +379,29 @@ Settings parse_flags(const std::vector<std::string>& args, bool& help) {
     return out;
 }
 
+// Combinations that cannot work; the files themselves are loaded (and their
+// errors reported with the key) when the TLS contexts are built.
+void check_tls(const Config& c) {
+    if (c.client_tls_sslmode != ClientTlsMode::kDisable) {
+        if (c.client_tls_cert_file.empty() || c.client_tls_key_file.empty()) {
+            throw ConfigError(std::string("invalid value for 'client_tls_sslmode': ") +
+                              to_string(c.client_tls_sslmode) +
+                              " needs 'client_tls_cert_file' and 'client_tls_key_file'");
+        }
+    }
+    const bool verifies = c.server_tls_sslmode == ServerTlsMode::kVerifyCa ||
+                          c.server_tls_sslmode == ServerTlsMode::kVerifyFull;
+    if (verifies && c.server_tls_ca_file.empty()) {
+        throw ConfigError(std::string("invalid value for 'server_tls_sslmode': ") +
+                          to_string(c.server_tls_sslmode) + " needs 'server_tls_ca_file'");
+    }
+    if (c.server_tls_cert_file.empty() != c.server_tls_key_file.empty()) {
+        throw ConfigError(
+            "invalid value for 'server_tls_cert_file': 'server_tls_cert_file' and "
+            "'server_tls_key_file' go together");
+    }
+}
+
 Config build(const std::vector<std::string>& args, bool& help) {
     const Settings flags = parse_flags(args, help);
     Config c;
@@ -352,6 +433,11 @@ Config build(const std::vector<std::string>& args, bool& help) {
     };
     check_auth(nullptr, "auth_type");
     for (const auto& db : c.databases) check_auth(&db, "databases." + db.name + ".auth_type");
+    check_tls(c);
+    if (!help) {
+        c.client_tls = net::TlsContext::for_clients(c);
+        c.server_tls = net::TlsContext::for_servers(c);
+    }
     if (c.auth_query.find("$1") == std::string::npos) {
         throw ConfigError("invalid value for 'auth_query': it must use $1 (the user name)");
     }
@@ -413,6 +499,36 @@ const char* to_string(AuthType a) noexcept {
             return "md5";
         case AuthType::kScramSha256:
             return "scram-sha-256";
+    }
+    return "?";
+}
+
+const char* to_string(ClientTlsMode m) noexcept {
+    switch (m) {
+        case ClientTlsMode::kDisable:
+            return "disable";
+        case ClientTlsMode::kAllow:
+            return "allow";
+        case ClientTlsMode::kPrefer:
+            return "prefer";
+        case ClientTlsMode::kRequire:
+            return "require";
+    }
+    return "?";
+}
+
+const char* to_string(ServerTlsMode m) noexcept {
+    switch (m) {
+        case ServerTlsMode::kDisable:
+            return "disable";
+        case ServerTlsMode::kPrefer:
+            return "prefer";
+        case ServerTlsMode::kRequire:
+            return "require";
+        case ServerTlsMode::kVerifyCa:
+            return "verify-ca";
+        case ServerTlsMode::kVerifyFull:
+            return "verify-full";
     }
     return "?";
 }

@@ -6,10 +6,15 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+namespace pgmux::net {
+class TlsContext;
+}
 
 namespace pgmux::config {
 
@@ -21,6 +26,10 @@ enum class PoolMode { kTransaction, kSession };
 enum class AuthType { kTrust, kCleartext, kMd5, kScramSha256 };
 enum class PinPolicy { kAllow, kWarn, kReject };
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
+// TLS towards clients (pgmux is the TLS server), PgBouncer's names.
+enum class ClientTlsMode { kDisable, kAllow, kPrefer, kRequire };
+// TLS towards PostgreSQL servers (pgmux is the TLS client), libpq's names.
+enum class ServerTlsMode { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
 
 struct Endpoint {
     std::string host;
@@ -75,6 +84,23 @@ struct Config {
     std::size_t max_message_bytes = 64u * 1024u * 1024u;
     std::size_t statement_cache_size = 1024;
 
+    // TLS (docs/tls.md). Files are loaded when the proxy starts and on reload.
+    ClientTlsMode client_tls_sslmode = ClientTlsMode::kDisable;
+    std::string client_tls_cert_file;
+    std::string client_tls_key_file;
+    std::string client_tls_ca_file;
+    std::string client_tls_ciphers;  // TLS 1.2 cipher list; empty: OpenSSL's default
+    ServerTlsMode server_tls_sslmode = ServerTlsMode::kDisable;
+    std::string server_tls_ca_file;
+    std::string server_tls_cert_file;
+    std::string server_tls_key_file;
+    std::string server_tls_ciphers;
+    // The OpenSSL contexts built from the keys above when the configuration is
+    // parsed or reloaded (nullptr: that leg has TLS disabled). A reload builds
+    // new ones; connections keep the context they started with.
+    std::shared_ptr<const net::TlsContext> client_tls;
+    std::shared_ptr<const net::TlsContext> server_tls;
+
     std::optional<Endpoint> admin_listen;
     std::string admin_token;
     LogLevel log_level = LogLevel::kInfo;
@@ -111,5 +137,7 @@ struct Config {
 [[nodiscard]] Endpoint parse_endpoint(const std::string& text, const std::string& key);
 [[nodiscard]] const char* to_string(PoolMode m) noexcept;
 [[nodiscard]] const char* to_string(AuthType a) noexcept;
+[[nodiscard]] const char* to_string(ClientTlsMode m) noexcept;
+[[nodiscard]] const char* to_string(ServerTlsMode m) noexcept;
 
 }  // namespace pgmux::config

@@ -3,6 +3,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "net/tls.h"
+
 namespace pgmux::net {
 
 namespace asio = boost::asio;
@@ -12,6 +14,7 @@ using boost::system::error_code;
 // after the owner died touches only this state and never the socket.
 struct Outbox::State : std::enable_shared_from_this<Outbox::State> {
     asio::ip::tcp::socket* socket;
+    TlsStream* tls = nullptr;  // TLS: queued bytes are plaintext, written through it
     std::string buffer;
     std::size_t offset = 0;  // bytes of `buffer` already sent
     bool waiting_writable = false;
@@ -27,7 +30,7 @@ struct Outbox::State : std::enable_shared_from_this<Outbox::State> {
         if (socket == nullptr || error) return;
         while (queued() > 0) {
             error_code ec;
-            const auto n = socket->write_some(asio::buffer(buffer.data() + offset, queued()), ec);
+            const auto n = write_some(*socket, tls, buffer.data() + offset, queued(), ec);
             if (ec == asio::error::would_block || ec == asio::error::try_again) break;
             if (ec) {
                 error = ec;
@@ -91,7 +94,7 @@ void Outbox::send(std::string_view bytes) {
         error_code ec;
         std::size_t n = 0;
         while (n < bytes.size()) {
-            n += s.socket->write_some(asio::buffer(bytes.data() + n, bytes.size() - n), ec);
+            n += write_some(*s.socket, s.tls, bytes.data() + n, bytes.size() - n, ec);
             if (ec) break;
         }
         if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
@@ -131,8 +134,13 @@ asio::awaitable<void> Outbox::wait_below(std::size_t limit) {
 void Outbox::rebind(asio::ip::tcp::socket& socket) {
     auto fresh = std::make_shared<State>(socket);
     fresh->error = state_->error;
+    fresh->tls = state_->tls;
     state_->socket = nullptr;
     state_ = std::move(fresh);
+}
+
+void Outbox::use_tls(TlsStream* tls) {
+    state_->tls = tls;
 }
 
 }  // namespace pgmux::net

@@ -17,6 +17,8 @@
 
 namespace pgmux::net {
 
+class TlsStream;
+
 class Outbox {
   public:
     explicit Outbox(boost::asio::ip::tcp::socket& socket);
@@ -44,6 +46,10 @@ class Outbox {
     // Re-points the outbox at a socket that replaced the old one (same peer,
     // new executor). Only valid while nothing is queued.
     void rebind(boost::asio::ip::tcp::socket& socket);
+
+    // From now on bytes go through `tls` (which must outlive the outbox's
+    // use); set after the handshake, while nothing is queued.
+    void use_tls(TlsStream* tls);
 
   private:
     struct State;

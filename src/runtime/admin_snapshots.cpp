@@ -1,5 +1,7 @@
 #include "runtime/admin_snapshots.h"
 
+#include "backend/server_tls.h"
+
 #include <algorithm>
 #include <array>
 #include <map>
@@ -98,6 +100,7 @@ admin::ClientSnapshot client_snapshot(const SessionInfo& info, const Now& now) {
     c.database = info.database;
     c.user = info.user;
     c.application_name = info.application_name;
+    c.tls = info.tls;
     c.state = client_state(info.phase);
     if (info.server) c.server = info.server->id;
     for (const auto& pin : info.pins) {
@@ -220,10 +223,11 @@ admin::MetricsSnapshot metrics_snapshot(const session::ProxyContext& proxy, cons
     // Clients and their servers, from the sessions.
     std::map<admin::ClientState, double> clients;
     for (auto state : admin::kAllClientStates) clients[state] = 0;
-    double active = 0, pinned = 0, in_transaction = 0;
+    double active = 0, pinned = 0, in_transaction = 0, clients_tls = 0;
     for (const auto& report : reports) {
         for (const auto& s : report.sessions) {
             clients[client_state(s.phase)] += 1;
+            if (s.tls) clients_tls += 1;
             if (!s.server) continue;
             (s.pinned ? pinned : active) += 1;
             if (s.server->in_transaction) in_transaction += 1;
@@ -231,6 +235,7 @@ admin::MetricsSnapshot metrics_snapshot(const session::ProxyContext& proxy, cons
     }
     for (const auto& [state, n] : clients)
         m.client_connections.set({std::string(to_string(state))}, n);
+    m.client_connections_tls = clients_tls;
     m.client_connections_received_total = counter(c.clients_accepted);
     m.client_login_failures_total = counter(c.login_failures);
 
@@ -250,6 +255,9 @@ admin::MetricsSnapshot metrics_snapshot(const session::ProxyContext& proxy, cons
     m.server_connections_in_transaction = in_transaction;
     m.max_server_connections = cap;  // the sum of the pools' sizes: no global cap exists
     m.server_connect_errors_total = counter(c.server_connect_errors);
+    m.server_connections_tls = static_cast<double>(backend::ServerTlsStats::open.load());
+    m.server_connect_tls_attempts_total =
+        static_cast<double>(backend::ServerTlsStats::attempts.load());
 
     // Pins.
     const auto total = merged_pin_stats(reports);

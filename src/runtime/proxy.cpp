@@ -2,12 +2,25 @@
 
 #include <csignal>
 
+#include "net/tls.h"
 #include "runtime/admin_control.h"
 #include "runtime/log.h"
 
 namespace pgmux::runtime {
 
 namespace asio = boost::asio;
+
+namespace {
+void log_tls(const config::Config& c) {
+    if (c.client_tls) {
+        LOG_INFO << "TLS towards clients (" << config::to_string(c.client_tls_sslmode)
+                 << "), certificate " << c.client_tls->certificate_name();
+    }
+    if (c.server_tls) {
+        LOG_INFO << "TLS towards servers (" << config::to_string(c.server_tls_sslmode) << ")";
+    }
+}
+}  // namespace
 
 Proxy::Proxy(config::Config config, std::vector<std::string> args)
     : args_(std::move(args)),
@@ -30,9 +43,9 @@ int Proxy::run() {
     if (cfg->admin_listen) {
         std::vector<Worker*> workers;
         for (auto& w : workers_) workers.push_back(w.get());
-        admin_ = std::make_unique<AdminService>(*cfg, context_, std::move(workers),
-                                                control_.get_executor(),
-                                                [this] { return reload(); });
+        admin_ =
+            std::make_unique<AdminService>(*cfg, context_, std::move(workers),
+                                           control_.get_executor(), [this] { return reload(); });
     }
     for (auto& w : workers_) w->start();
     if (admin_) admin_->start();
@@ -40,6 +53,7 @@ int Proxy::run() {
              << cfg->workers << " worker" << (cfg->workers == 1 ? "" : "s") << ", "
              << config::to_string(cfg->pool_mode) << " pooling, pool size " << cfg->pool_size
              << ")";
+    log_tls(*cfg);
 
     signals_.async_wait([this](boost::system::error_code ec, int signo) {
         if (!ec) on_signal(signo);
@@ -80,6 +94,7 @@ std::optional<std::string> Proxy::reload() {
         log::set_level(static_cast<log::Level>(fresh.log_level));
         context_.set_config(std::make_shared<const config::Config>(std::move(fresh)));
         LOG_INFO << "configuration reloaded";
+        log_tls(*context_.config());
         return std::nullopt;
     } catch (const std::exception& e) {
         LOG_ERROR << "reload failed, keeping the running configuration: " << e.what();

@@ -122,8 +122,8 @@ class Exchange {
                 co_return std::nullopt;
             }
             char* p = io_.in.prepare(512);
-            auto [ec, n] = co_await io_.socket.async_read_some(asio::buffer(p, io_.in.free_space()),
-                                                               use_nothrow);
+            auto [ec, n] =
+                co_await net::async_read_some(io_.socket, io_.tls, p, io_.in.free_space());
             if (ec) {
                 // EOF (libpq without a password hangs up here) or the login
                 // timeout closed the socket.
@@ -161,9 +161,12 @@ class Exchange {
     }
 
     asio::awaitable<void> scram() {
-        // No TLS towards clients yet: no channel binding data, no -PLUS.
+        // Over TLS, SCRAM-SHA-256-PLUS is offered, bound to the certificate
+        // pgmux presented on this connection (tls-server-end-point).
+        auth::ScramServerOptions options;
+        if (io_.tls != nullptr) options.channel_binding_data = io_.tls->own_end_point();
         auto server = auth::ScramServer::for_secret(request_.secret, request_.user, *request_.mocks,
-                                                    {}, request_.verifier_cache);
+                                                    std::move(options), request_.verifier_cache);
         if (!server) co_return fail(server.error());
         const auto mechanisms = server->mechanisms();
         send(auth::build_authentication_sasl(mechanisms));
@@ -184,6 +187,7 @@ class Exchange {
         if (!server_final) co_return fail(server_final.error());
         send(auth::build_authentication_sasl_final(*server_final));
         outcome_.result = ClientAuthResult::kOk;
+        outcome_.channel_binding = server->used_channel_binding();
         // Only a verifier the server may share is worth passing through; a
         // verifier derived here from a plaintext password has its own salt
         // (and the plaintext already serves the server login).

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "net/outbox.h"
 #include "net/read_buffer.h"
+#include "net/tls.h"
 #include "pgmux/auth/auth_error.hpp"
 #include "pgmux/auth/mock_secret.hpp"
 #include "pgmux/auth/scram_types.hpp"
@@ -28,6 +29,7 @@ namespace pgmux::session {
 // The client connection, as the login owns it.
 struct ClientAuthIo {
     boost::asio::ip::tcp::socket& socket;
+    net::TlsStream* tls;  // nullptr: plain TCP; else SCRAM-SHA-256-PLUS is offered
     net::Outbox& out;
     net::ReadBuffer& in;  // may already hold bytes after the startup packet
 };
@@ -55,6 +57,7 @@ struct ClientAuthOutcome {
     // Set when the client proved a SCRAM verifier from the auth file or
     // auth_query: what SCRAM pass-through needs to log in to the server.
     std::optional<auth::ScramPassThroughKeys> pass_through_keys;
+    bool channel_binding = false;  // the client used SCRAM-SHA-256-PLUS
 };
 
 [[nodiscard]] const char* to_string(ClientAuthResult r) noexcept;

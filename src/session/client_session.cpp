@@ -83,6 +83,7 @@ void ClientSession::finish() {
     if (server_) hand_back_server_at_disconnect();
     wake_relay();  // a parked relay ends; one reading the server finishes the hand-back
     boost::system::error_code ec;
+    if (tls_) tls_->shutdown();
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     socket_.close(ec);
     proxy_.clients.fetch_sub(1);
@@ -94,10 +95,14 @@ void ClientSession::finish() {
 asio::awaitable<void> ClientSession::serve() {
     auto& scratch = worker_.scratch;
     while (!closing_) {
-        auto [wec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_nothrow);
-        if (wec || closing_) break;
+        if (!net::has_buffered_input(tls_.get())) {
+            auto [wec] = co_await socket_.async_wait(net::read_wait(tls_.get()), use_nothrow);
+            if (wec) break;
+        }
+        if (closing_) break;
         boost::system::error_code ec;
-        const std::size_t n = socket_.read_some(asio::buffer(scratch), ec);
+        const std::size_t n =
+            net::read_some(socket_, tls_.get(), scratch.data(), scratch.size(), ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
         if (ec) {
             if (!close_reason_) close_reason_ = CloseReason::kClientEof;

@@ -25,6 +25,7 @@
 #include "backend/server_connection.h"
 #include "net/outbox.h"
 #include "net/read_buffer.h"
+#include "net/tls.h"
 #include "net/wakeup.h"
 #include "pgmux/pinning/pin_stats.hpp"
 #include "pgmux/pinning/policy.hpp"
@@ -78,6 +79,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // startup.cpp: the login handshake.
     boost::asio::awaitable<bool> login();
     boost::asio::awaitable<std::optional<std::string>> read_startup_packet();
+    // Answers an SSLRequest with 'S' and runs the TLS handshake.
+    boost::asio::awaitable<bool> start_client_tls(std::shared_ptr<const net::TlsContext> context);
     boost::asio::awaitable<bool> handle_startup(const protocol::StartupPacket& packet);
     boost::asio::awaitable<bool> finish_login();
     void send_login_reply(const pool::Pool::ParameterList& parameters);
@@ -86,7 +89,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     boost::asio::awaitable<bool> authenticate();
     void share_server_credentials();
     static boost::asio::awaitable<void> forward_cancel(boost::asio::any_io_executor executor,
-                                                       config::Endpoint server, std::int32_t pid,
+                                                       config::Endpoint server,
+                                                       backend::ServerTls tls, std::int32_t pid,
                                                        std::int32_t secret);
 
     // client_session.cpp: the client side of the relay.
@@ -200,6 +204,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void append_replay(backend::ServerConnection& server);
 
     boost::asio::ip::tcp::socket socket_;
+    std::unique_ptr<net::TlsStream> tls_;  // set once the client negotiated TLS
     net::Outbox out_;
     net::ReadBuffer in_;  // only a partial frame, between reads
     ProxyContext& proxy_;

@@ -24,6 +24,7 @@ pool::PoolSettings ProxyContext::settings_for(const config::Config& c,
     s.target.database = db.server_dbname.empty() ? database : db.server_dbname;
     s.target.password = db.server_password ? db.server_password : c.server_password;
     auth.add_server_credentials(s.target);  // else the auth file's plaintext / MD5 secret
+    s.target.tls = {c.server_tls_sslmode, c.server_tls};
     s.target.connect_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(c.server_connect_timeout);
     s.target.max_message_bytes = c.max_message_bytes;

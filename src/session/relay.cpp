@@ -53,15 +53,28 @@ asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self) 
         // Compared by id: a dropped server's successor may reuse its address.
         const auto server_id = server->id();
         const auto still_linked = [&] { return server_ && server_->id() == server_id; };
-        // A read, not a readiness wait: Asio re-arms epoll (one epoll_ctl
-        // syscall) for every wait but not for a queued read, and performs the
-        // read itself when the reply arrives. Only this relay reads the
-        // server, and the buffer is the server's own, so bytes are never lost.
         auto& in = server->in();
         char* p = in.prepare(kReadChunk);
-        auto [ec, n] = co_await server->socket().async_read_some(asio::buffer(p, in.free_space()),
-                                                                 use_nothrow);
-        if (!still_linked()) continue;  // dropped meanwhile (the read was aborted)
+        boost::system::error_code ec;
+        std::size_t n = 0;
+        if (auto* tls = server->tls()) {
+            // TLS: wait for readiness unless OpenSSL already holds decrypted
+            // bytes, then read through it (see net/tls.h).
+            if (!tls->has_buffered_input()) {
+                std::tie(ec) = co_await server->socket().async_wait(tls->read_wait(), use_nothrow);
+            }
+            if (!still_linked()) continue;
+            if (!ec) n = net::read_some(server->socket(), tls, p, in.free_space(), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+        } else {
+            // Plain TCP: a read, not a readiness wait. Asio re-arms epoll (one
+            // epoll_ctl syscall) for every wait but not for a queued read, and
+            // performs the read itself when the reply arrives. Only this relay
+            // reads the server, into the server's own buffer: nothing is lost.
+            std::tie(ec, n) = co_await server->socket().async_read_some(
+                asio::buffer(p, in.free_space()), use_nothrow);
+            if (!still_linked()) continue;  // dropped meanwhile (the read was aborted)
+        }
         if (!ec) in.commit(n);
         if (ec) {
             proxy_.counters.servers_lost.fetch_add(1, std::memory_order_relaxed);

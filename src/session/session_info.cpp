@@ -11,6 +11,7 @@ SessionInfo ClientSession::describe(DescribeDetail detail) const {
     info.id = id_;
     info.connected_at = connected_at_;
     info.pool = pool_.get();
+    info.tls = tls_ != nullptr;
     // The cancel key is registered exactly when the login reply is sent.
     if (!registered_cancel_) {
         info.phase = SessionPhase::kLogin;

@@ -51,6 +51,7 @@ struct SessionInfo {
     std::optional<SteadyTime> waiting_since;  // set in kWaiting
     std::optional<LinkedServerInfo> server;
     bool pinned = false;        // the session state holds a pin reason
+    bool tls = false;           // the client connection uses TLS
     std::vector<PinInfo> pins;  // reasons held with since (and cause with details)
 
     // Filled only when details are asked for (they cost allocations).

@@ -50,7 +50,13 @@ asio::awaitable<bool> ClientSession::login() {
                 send_error("FATAL", "08P01", "received unencrypted data after SSL request");
                 break;
             }
-            out_.send("N");
+            auto context =
+                packet->code == protocol::kSslRequestCode && !tls_ ? config_->client_tls : nullptr;
+            if (!context) {
+                out_.send("N");
+                continue;
+            }
+            if (!co_await start_client_tls(std::move(context))) break;
             continue;
         }
         if (packet->code == protocol::kCancelRequestCode) {
@@ -73,6 +79,25 @@ asio::awaitable<bool> ClientSession::login() {
     co_return ok&& socket_.is_open();
 }
 
+asio::awaitable<bool> ClientSession::start_client_tls(
+    std::shared_ptr<const net::TlsContext> context) {
+    out_.send("S");
+    auto tls = std::make_unique<net::TlsStream>(std::move(context), net::TlsStream::Role::kServer,
+                                                socket_.native_handle());
+    if (!tls->valid()) co_return false;
+    if (auto ec = co_await tls->handshake(socket_)) {
+        // Nothing can be said to the client: the channel is not established.
+        if (close_reason_ != CloseReason::kLoginTimeout) {
+            LOG_INFO << "client C" << id_ << " " << peer_ << ": " << tls->error_text();
+        }
+        co_return false;
+    }
+    tls_ = std::move(tls);
+    out_.use_tls(tls_.get());
+    LOG_DEBUG << "client C" << id_ << " " << peer_ << " uses " << tls_->description();
+    co_return true;
+}
+
 asio::awaitable<std::optional<std::string>> ClientSession::read_startup_packet() {
     for (;;) {
         auto r = protocol::decode_startup_packet(in_.view());
@@ -86,8 +111,7 @@ asio::awaitable<std::optional<std::string>> ClientSession::read_startup_packet()
             co_return std::nullopt;
         }
         char* p = in_.prepare(1024);
-        auto [ec, n] =
-            co_await socket_.async_read_some(asio::buffer(p, in_.free_space()), use_nothrow);
+        auto [ec, n] = co_await net::async_read_some(socket_, tls_.get(), p, in_.free_space());
         if (ec) co_return std::nullopt;
         in_.commit(n);
     }
@@ -125,6 +149,17 @@ asio::awaitable<bool> ClientSession::handle_startup(const protocol::StartupPacke
         co_return false;
     }
     if (database_.empty()) database_ = user_;
+    if (!tls_ && config_->client_tls_sslmode == config::ClientTlsMode::kRequire) {
+        // PostgreSQL's words for a hostssl-only pg_hba.conf, and the same SQLSTATE.
+        LOG_INFO << "client C" << id_ << " " << peer_ << ": refused without TLS (" << user_ << "@"
+                 << database_ << ")";
+        send_error("FATAL", "28000",
+                   "pgmux: TLS is required: no connection allowed for host \"" +
+                       peer_.substr(0, peer_.rfind(':')) + "\", user \"" + user_ +
+                       "\", database \"" + database_ + "\", no encryption",
+                   "client_tls_sslmode is require: connect with sslmode=require or stronger.");
+        co_return false;
+    }
     if (proxy_.clients.load() > config_->max_client_conn) {
         proxy_.counters.clients_refused.fetch_add(1, std::memory_order_relaxed);
         close_reason_ = CloseReason::kTooManyClients;
@@ -220,8 +255,8 @@ asio::awaitable<bool> ClientSession::finish_login() {
             auto r = protocol::decode_frame(server->in().view(), config_->max_message_bytes);
             if (r.status == protocol::DecodeStatus::kNeedMore) {
                 char* p = server->in().prepare(4096);
-                auto [ec, n] = co_await server->socket().async_read_some(
-                    asio::buffer(p, server->in().free_space()), use_nothrow);
+                auto [ec, n] = co_await net::async_read_some(server->socket(), server->tls(), p,
+                                                             server->in().free_space());
                 if (ec) {
                     send_error("FATAL", "08006", "server closed the connection unexpectedly");
                     co_return false;  // the connection is destroyed with `server`
@@ -285,15 +320,16 @@ void ClientSession::send_login_reply(const pool::Pool::ParameterList& parameters
 void ClientSession::cancel_current_query() {
     if (!server_) return;  // idle: nothing runs on its behalf
     proxy_.counters.cancels_forwarded.fetch_add(1, std::memory_order_relaxed);
-    asio::co_spawn(socket_.get_executor(),
-                   forward_cancel(socket_.get_executor(), server_->endpoint(),
-                                  server_->backend_pid(), server_->backend_secret()),
-                   asio::detached);
+    asio::co_spawn(
+        socket_.get_executor(),
+        forward_cancel(socket_.get_executor(), server_->endpoint(), pool_->settings().target.tls,
+                       server_->backend_pid(), server_->backend_secret()),
+        asio::detached);
 }
 
 asio::awaitable<void> ClientSession::forward_cancel(asio::any_io_executor executor,
-                                                    config::Endpoint server, std::int32_t pid,
-                                                    std::int32_t secret) {
+                                                    config::Endpoint server, backend::ServerTls tls,
+                                                    std::int32_t pid, std::int32_t secret) {
     asio::ip::tcp::resolver resolver(executor);
     auto [rec, endpoints] =
         co_await resolver.async_resolve(server.host, std::to_string(server.port), use_nothrow);
@@ -301,12 +337,34 @@ asio::awaitable<void> ClientSession::forward_cancel(asio::any_io_executor execut
     asio::ip::tcp::socket socket(executor);
     auto [cec, ep] = co_await asio::async_connect(socket, endpoints, use_nothrow);
     if (cec) co_return;
+    // PostgreSQL takes a CancelRequest after an SSLRequest handshake too, which
+    // is the only way to reach a server that accepts nothing but TLS.
+    std::unique_ptr<net::TlsStream> stream;
+    if (tls.enabled()) {
+        socket.non_blocking(true);
+        auto negotiated = co_await backend::start_server_tls(socket, tls, server.host);
+        if (auto* why = std::get_if<std::string>(&negotiated)) {
+            LOG_WARN << "cannot forward a cancel request to " << server.host << ":" << server.port
+                     << ": " << *why;
+            co_return;
+        }
+        stream = std::move(std::get<std::unique_ptr<net::TlsStream>>(negotiated));
+    }
     std::string packet;
     protocol::append_cancel_request(packet, pid, secret);
-    co_await asio::async_write(socket, asio::buffer(packet), use_nothrow);
+    LOG_DEBUG << "forwarding a cancel request to " << server.host << ":" << server.port
+              << (stream ? " over TLS" : "");
+    if (stream) {
+        net::Outbox out(socket);
+        out.use_tls(stream.get());
+        out.send(packet);
+        co_await out.drain();
+    } else {
+        co_await asio::async_write(socket, asio::buffer(packet), use_nothrow);
+    }
     // The server closes the connection once it has read the request.
     char byte;
-    co_await socket.async_read_some(asio::buffer(&byte, 1), use_nothrow);
+    co_await net::async_read_some(socket, stream.get(), &byte, 1);
 }
 
 }  // namespace pgmux::session

@@ -32,7 +32,8 @@ asio::awaitable<bool> ClientSession::authenticate() {
     request.secret = secret;
     request.mocks = &proxy_.auth.mocks();
     request.verifier_cache = proxy_.auth.verifier_cache();
-    auto outcome = co_await authenticate_client(ClientAuthIo{socket_, out_, in_}, request);
+    auto outcome =
+        co_await authenticate_client(ClientAuthIo{socket_, tls_.get(), out_, in_}, request);
 
     const char* method_name = config::to_string(outcome.method_used);
     if (outcome.result != ClientAuthResult::kOk) {
@@ -65,8 +66,8 @@ asio::awaitable<bool> ClientSession::authenticate() {
         learned_credentials_.md5_hash = secret->text();
     }
     LOG_DEBUG << "client C" << id_ << " " << peer_ << " authenticated as " << user_ << " ("
-              << method_name << (outcome.pass_through_keys ? ", SCRAM pass-through keys" : "")
-              << ")";
+              << method_name << (outcome.channel_binding ? ", channel binding" : "")
+              << (outcome.pass_through_keys ? ", SCRAM pass-through keys" : "") << ")";
     co_return true;
 }
 

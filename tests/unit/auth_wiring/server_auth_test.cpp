@@ -161,6 +161,45 @@ TEST(ServerAuth, ScramPassThroughWithTheServersVerifier) {
     EXPECT_TRUE(real_server.authenticated());
 }
 
+// Over TLS the server offers SCRAM-SHA-256-PLUS bound to its certificate's
+// hash; pgmux must pick it, and the binding must match on both sides.
+TEST(ServerAuth, ScramOverTlsUsesChannelBinding) {
+    const auth::Bytes binding{1, 2, 3, 4, 5, 6, 7, 8};
+    const auto v = verifier(kPassword);
+    for (bool pass_through : {false, true}) {
+        auth::ScramServerOptions options;
+        options.channel_binding_data = binding;
+        auto server = auth::ScramServer::for_verifier(v, options);
+        ServerCredentials c = with_password();
+        if (pass_through) {
+            c = {};
+            c.scram_keys = keys_from_client_login(v, kPassword);
+        }
+        ServerAuthenticator a(std::string(kUser), c, binding);
+        EXPECT_EQ(scram_login(a, server), "");
+        EXPECT_TRUE(server.used_channel_binding());
+        EXPECT_EQ(a.sasl_mechanism(), "SCRAM-SHA-256-PLUS");
+    }
+}
+
+TEST(ServerAuth, ChannelBindingToAnotherCertificateFails) {
+    auth::ScramServerOptions options;
+    options.channel_binding_data = auth::Bytes{1, 2, 3};
+    auto server = auth::ScramServer::for_verifier(verifier(kPassword), options);
+    ServerAuthenticator a(std::string(kUser), with_password(), auth::Bytes{9, 9, 9});
+    EXPECT_EQ(scram_login(a, server), "server rejected the proof");
+}
+
+TEST(ServerAuth, PlainLinkUsesPlainScram) {
+    auth::ScramServerOptions options;
+    options.channel_binding_data = auth::Bytes{1, 2, 3};  // the server could bind
+    auto server = auth::ScramServer::for_verifier(verifier(kPassword), options);
+    ServerAuthenticator a(std::string(kUser), with_password());  // pgmux cannot
+    EXPECT_EQ(scram_login(a, server), "");
+    EXPECT_FALSE(server.used_channel_binding());
+    EXPECT_EQ(a.sasl_mechanism(), "SCRAM-SHA-256");
+}
+
 TEST(ServerAuth, ScramPassThroughNeedsTheSameSaltAndIterations) {
     ServerCredentials c;
     c.scram_keys = keys_from_client_login(verifier(kPassword), kPassword);
