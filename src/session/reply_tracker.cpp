@@ -16,7 +16,7 @@ bool is_extended(Expect e) {
            e == Expect::kExecute || e == Expect::kClose;
 }
 
-const parser::Statement* next_statement(PendingReply& p) {
+const parser::Statement* next_statement(TrackedReply& p) {
     if (!p.classification) return nullptr;
     const auto& list = p.classification->statements;
     if (p.next_statement >= list.size()) return nullptr;
@@ -29,41 +29,67 @@ std::string_view Verdict::failed_client_statement() const noexcept {
         entry->expect != Expect::kParse) {
         return {};
     }
-    return entry->client_statement;
+    return entry->client_statement();
 }
 
 std::string_view Verdict::failed_server_statement() const noexcept {
     if (entry == nullptr || event.kind != ReplyEvent::Kind::kStatementFailed) return {};
-    return entry->server_statement;
+    return entry->server_statement();
 }
 
 std::string_view Verdict::parsed_server_statement() const noexcept {
-    return parse_completed ? std::string_view(entry->parsed_name) : std::string_view();
+    return parse_completed ? entry->parsed_name() : std::string_view();
+}
+
+TrackedReply::TrackedReply(PendingReply&& r)
+    : expect(r.expect),
+      action(r.action),
+      inspect(r.inspect),
+      next_statement(r.next_statement),
+      classification(std::move(r.classification)),
+      bind_values(std::move(r.bind_values)) {
+    if (!r.synthesized.empty() || !r.client_statement.empty() || !r.server_statement.empty() ||
+        !r.parsed_name.empty() || r.text_shifts) {
+        detail = std::make_unique<Detail>(Detail{
+            std::move(r.synthesized), std::move(r.client_statement), std::move(r.server_statement),
+            std::move(r.parsed_name), std::move(r.text_shifts)});
+    }
 }
 
 void ReplyRing::push(PendingReply&& r) {
     if (count_ == slots_.size()) {
-        // Copies, and keeps the old slots until the next reply: a verdict
-        // being handled may point into them.
-        std::vector<PendingReply> grown(slots_.empty() ? 4 : slots_.size() * 2);
+        // Copies into new slots and keeps the old ones intact until the next
+        // reply: a verdict being handled may point into them.
+        std::vector<TrackedReply> grown(slots_.empty() ? 4 : slots_.size() * 2);
         for (std::size_t i = 0; i < count_; ++i) {
-            grown[i] = slots_[(head_ + i) & (slots_.size() - 1)];
+            TrackedReply& from = slots_[(head_ + i) & (slots_.size() - 1)];
+            TrackedReply& to = grown[i];
+            to.expect = from.expect;
+            to.action = from.action;
+            to.inspect = from.inspect;
+            to.next_statement = from.next_statement;
+            to.classification = from.classification;
+            to.bind_values = from.bind_values;
+            if (from.detail) to.detail = std::make_unique<TrackedReply::Detail>(*from.detail);
         }
-        previous_slots_ = std::exchange(slots_, std::move(grown));
+        previous_slots_.push_back(std::exchange(slots_, std::move(grown)));
         head_ = 0;
     }
-    slots_[(head_ + count_) & (slots_.size() - 1)] = std::move(r);
+    slots_[(head_ + count_) & (slots_.size() - 1)] = TrackedReply(std::move(r));
     ++count_;
 }
 
-void ReplyRing::pop_into(PendingReply& into) noexcept {
+void ReplyRing::pop_into(TrackedReply& into) noexcept {
     into = std::move(slots_[head_]);
     head_ = (head_ + 1) & (slots_.size() - 1);
     --count_;
 }
 
 void ReplyRing::pop() noexcept {
-    slots_[head_] = PendingReply{};
+    TrackedReply& slot = slots_[head_];
+    slot.classification.reset();
+    slot.bind_values.reset();
+    slot.detail.reset();
     head_ = (head_ + 1) & (slots_.size() - 1);
     --count_;
 }
@@ -73,7 +99,7 @@ void ReplyRing::clear() noexcept {
     head_ = 0;
 }
 
-const PendingReply* ReplyTracker::retire_head() noexcept {
+const TrackedReply* ReplyTracker::retire_head() noexcept {
     pending_.pop_into(retired_);
     return &retired_;
 }
@@ -87,7 +113,7 @@ bool ReplyTracker::head_swallows() const noexcept {
 bool ReplyTracker::take_synthesized(std::string& out) {
     bool any = false;
     while (!pending_.empty() && pending_.front().action == Action::kSynthesize) {
-        out += pending_.front().synthesized;
+        if (const auto& d = pending_.front().detail) out += d->synthesized;
         pending_.pop();
         any = true;
     }
@@ -104,7 +130,7 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
     pending_.forget_previous_slots();
     Verdict v;
     if (pending_.empty()) return v;  // asynchronous: notices, notifications, parameter status
-    PendingReply& head = pending_.front();
+    TrackedReply& head = pending_.front();
     const bool swallow = head.action != Action::kForward;
     v.forward = !swallow;
     v.inspect = head.inspect;
@@ -127,7 +153,7 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
         case msg::kErrorResponse: {
             if (head.action == Action::kReplaceError) {
                 v.forward = false;
-                v.replacement = std::move(head.synthesized);
+                if (head.detail) v.replacement = std::move(head.detail->synthesized);
             } else if (head.action == Action::kSwallow && is_extended(head.expect)) {
                 v.forward = true;  // a re-Parse pgmux injected failed: the client's error
             }
@@ -141,7 +167,7 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
         }
         case msg::kParseComplete:
             if (head.expect == Expect::kParse) {
-                v.parse_completed = !head.parsed_name.empty();
+                v.parse_completed = !head.parsed_name().empty();
                 v.entry = retire_head();
             }
             return v;

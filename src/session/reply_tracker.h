@@ -73,6 +73,40 @@ struct PendingReply {
     std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
 };
 
+// PendingReply as the tracker keeps it: the fields every request has, and
+// the rarely used ones behind one pointer, so queuing and retiring an
+// ordinary request moves a few words and allocates nothing.
+struct TrackedReply {
+    struct Detail {
+        std::string synthesized;
+        std::string client_statement;
+        std::string server_statement;
+        std::string parsed_name;
+        std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> text_shifts;
+    };
+
+    TrackedReply() = default;
+    explicit TrackedReply(PendingReply&& r);
+
+    Expect expect = Expect::kQuery;
+    Action action = Action::kForward;
+    Inspect inspect = Inspect::kNone;
+    std::uint32_t next_statement = 0;
+    std::shared_ptr<const parser::Classification> classification;
+    std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
+    std::unique_ptr<Detail> detail;
+
+    [[nodiscard]] std::string_view client_statement() const noexcept {
+        return detail ? std::string_view(detail->client_statement) : std::string_view();
+    }
+    [[nodiscard]] std::string_view server_statement() const noexcept {
+        return detail ? std::string_view(detail->server_statement) : std::string_view();
+    }
+    [[nodiscard]] std::string_view parsed_name() const noexcept {
+        return detail ? std::string_view(detail->parsed_name) : std::string_view();
+    }
+};
+
 struct ReplyEvent {
     enum class Kind : std::uint8_t { kNone, kStatementDone, kStatementFailed, kReadyForQuery };
     Kind kind = Kind::kNone;
@@ -89,7 +123,7 @@ struct Verdict {
     // The request the message answers (null for asynchronous messages). It
     // stays valid until the tracker's next on_server_message(), also when
     // the message completed it; event.statement points into it.
-    const PendingReply* entry = nullptr;
+    const TrackedReply* entry = nullptr;
     bool parse_completed = false;  // the message was the entry's ParseComplete
 
     // A Parse the server refused: the client statement to forget.
@@ -99,7 +133,7 @@ struct Verdict {
     // A named Parse the server accepted: its server-side name.
     [[nodiscard]] std::string_view parsed_server_statement() const noexcept;
     [[nodiscard]] const std::vector<std::pair<std::size_t, long>>* text_shifts() const noexcept {
-        return entry != nullptr ? entry->text_shifts.get() : nullptr;
+        return entry != nullptr && entry->detail ? entry->detail->text_shifts.get() : nullptr;
     }
     [[nodiscard]] const std::vector<std::optional<std::string>>* bind_values() const noexcept {
         return entry != nullptr ? entry->bind_values.get() : nullptr;
@@ -111,21 +145,22 @@ struct Verdict {
 class ReplyRing {
   public:
     void push(PendingReply&& r);
-    [[nodiscard]] PendingReply& front() noexcept { return slots_[head_]; }
-    [[nodiscard]] const PendingReply& front() const noexcept { return slots_[head_]; }
+    [[nodiscard]] TrackedReply& front() noexcept { return slots_[head_]; }
+    [[nodiscard]] const TrackedReply& front() const noexcept { return slots_[head_]; }
     // Moves the head into `into` (or drops it) and advances.
-    void pop_into(PendingReply& into) noexcept;
+    void pop_into(TrackedReply& into) noexcept;
     void pop() noexcept;
     [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
     [[nodiscard]] std::size_t size() const noexcept { return count_; }
     void clear() noexcept;
     void forget_previous_slots() noexcept {
-        if (!previous_slots_.empty()) previous_slots_ = {};
+        if (!previous_slots_.empty()) previous_slots_.clear();
     }
 
   private:
-    std::vector<PendingReply> slots_;  // capacity is a power of two
-    std::vector<PendingReply> previous_slots_;
+    std::vector<TrackedReply> slots_;  // capacity is a power of two
+    // Slots replaced since the last reply (a verdict may point into them).
+    std::vector<std::vector<TrackedReply>> previous_slots_;
     std::size_t head_ = 0;
     std::size_t count_ = 0;
 };
@@ -154,10 +189,10 @@ class ReplyTracker {
   private:
     void fail_until_sync();
     // Ends the head entry, keeping it readable through the verdict.
-    const PendingReply* retire_head() noexcept;
+    const TrackedReply* retire_head() noexcept;
 
     ReplyRing pending_;
-    PendingReply retired_;  // the entry the last verdict may point to
+    TrackedReply retired_;  // the entry the last verdict may point to
 };
 
 }  // namespace pgmux::session

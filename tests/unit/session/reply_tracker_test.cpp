@@ -9,7 +9,9 @@
 namespace pgmux::session {
 namespace {
 
-std::string error_bytes() { return std::string("E\0\0\0\x05X", 6); }
+std::string error_bytes() {
+    return std::string("E\0\0\0\x05X", 6);
+}
 
 struct Step {
     char type;
@@ -24,8 +26,10 @@ std::string run(ReplyTracker& t, const std::vector<Step>& steps) {
     if (t.take_synthesized(synth)) seen += synth.substr(0, 1);
     for (const auto& s : steps) {
         auto v = t.on_server_message(s.type, s.body);
-        if (!v.replacement.empty()) seen += "!";
-        else if (v.forward) seen.push_back(s.type);
+        if (!v.replacement.empty())
+            seen += "!";
+        else if (v.forward)
+            seen.push_back(s.type);
         synth.clear();
         if (t.take_synthesized(synth)) seen += "(" + synth.substr(0, 1) + ")";
     }
@@ -39,7 +43,13 @@ TEST(ReplyTracker, ExtendedCycleForwardsEverything) {
     t.expect({.expect = Expect::kDescribe});
     t.expect({.expect = Expect::kExecute});
     t.expect({.expect = Expect::kSync});
-    EXPECT_EQ(run(t, {{'1', ""}, {'2', ""}, {'T', ""}, {'D', ""}, {'D', ""}, {'C', "SELECT 2\0"}, {'Z', "I"}}),
+    EXPECT_EQ(run(t, {{'1', ""},
+                      {'2', ""},
+                      {'T', ""},
+                      {'D', ""},
+                      {'D', ""},
+                      {'C', "SELECT 2\0"},
+                      {'Z', "I"}}),
               "12TDDCZ");
     EXPECT_TRUE(t.empty());
 }
@@ -91,7 +101,8 @@ TEST(ReplyTracker, ErrorSkipsSynthesizedRepliesUpToSync) {
 TEST(ReplyTracker, ReplacedErrorAndPipelinedSyncs) {
     ReplyTracker t;
     // First batch: a duplicate statement name refused via a failing Parse.
-    t.expect({.expect = Expect::kParse, .action = Action::kReplaceError, .synthesized = error_bytes()});
+    t.expect(
+        {.expect = Expect::kParse, .action = Action::kReplaceError, .synthesized = error_bytes()});
     t.expect({.expect = Expect::kBind});
     t.expect({.expect = Expect::kSync});
     // Second batch in the same pipeline runs normally.
@@ -105,8 +116,13 @@ TEST(ReplyTracker, ReplayQueryIsSwallowedEntirely) {
     ReplyTracker t;
     t.expect({.expect = Expect::kQuery, .action = Action::kSwallowAll});
     t.expect({.expect = Expect::kQuery});
-    EXPECT_EQ(run(t, {{'C', "SET"}, {'S', "TimeZone\0UTC"}, {'Z', "I"},
-                      {'T', ""}, {'D', ""}, {'C', "SELECT 1"}, {'Z', "I"}}),
+    EXPECT_EQ(run(t, {{'C', "SET"},
+                      {'S', "TimeZone\0UTC"},
+                      {'Z', "I"},
+                      {'T', ""},
+                      {'D', ""},
+                      {'C', "SELECT 1"},
+                      {'Z', "I"}}),
               "TDCZ");
 }
 
@@ -138,7 +154,9 @@ TEST(ReplyTracker, MultiStatementQueryMatchesStatementsInOrder) {
 
 TEST(ReplyTracker, ParseOutcomeReportsStatementNames) {
     ReplyTracker t;
-    t.expect({.expect = Expect::kParse, .client_statement = "s1", .server_statement = "pgmux_x",
+    t.expect({.expect = Expect::kParse,
+              .client_statement = "s1",
+              .server_statement = "pgmux_x",
               .parsed_name = "pgmux_x"});
     t.expect({.expect = Expect::kSync});
     auto v = t.on_server_message('E', "");
@@ -158,6 +176,45 @@ TEST(ReplyTracker, PortalSuspendedEndsAnExecute) {
     t.expect({.expect = Expect::kSync});
     EXPECT_EQ(run(t, {{'D', ""}, {'s', ""}, {'D', ""}, {'C', "SELECT 2"}, {'Z', "T"}}), "DsDCZ");
     EXPECT_TRUE(t.empty());
+}
+
+TEST(ReplyTracker, DeepPipelinesKeepOrderAcrossRingGrowth) {
+    ReplyTracker t;
+    // 3 cycles of Parse/Bind/Execute/Sync queued at once: the ring grows twice.
+    for (int i = 0; i < 3; ++i) {
+        t.expect({.expect = Expect::kParse, .action = Action::kSwallow});
+        t.expect({.expect = Expect::kBind});
+        t.expect({.expect = Expect::kExecute});
+        t.expect({.expect = Expect::kSync});
+    }
+    EXPECT_EQ(t.size(), 12u);
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(
+            run(t,
+                {{'1', ""}, {'2', ""}, {'D', ""}, {'C', std::string("SELECT 1\0", 9)}, {'Z', "I"}}),
+            "2DCZ");
+    }
+    EXPECT_TRUE(t.empty());
+}
+
+TEST(ReplyTracker, VerdictStaysReadableWhileNewRequestsGrowTheRing) {
+    ReplyTracker t;
+    t.expect({.expect = Expect::kParse, .client_statement = "s1", .server_statement = "pgmux_a"});
+    t.expect({.expect = Expect::kSync});
+    t.expect({.expect = Expect::kQuery,
+              .text_shifts = std::make_shared<const std::vector<std::pair<std::size_t, long>>>(
+                  std::vector<std::pair<std::size_t, long>>{{3, 7}})});
+    auto v = t.on_server_message('E', "");
+    // The session queues more requests while it still handles this verdict.
+    for (int i = 0; i < 9; ++i) t.expect({.expect = Expect::kQuery});
+    EXPECT_EQ(v.failed_client_statement(), "s1");
+    EXPECT_EQ(v.failed_server_statement(), "pgmux_a");
+    t.on_server_message('Z', "I");
+    v = t.on_server_message('E', "");  // the Query's error: its text shifts come along
+    for (int i = 0; i < 9; ++i) t.expect({.expect = Expect::kQuery});
+    ASSERT_NE(v.text_shifts(), nullptr);
+    EXPECT_EQ(v.text_shifts()->at(0).second, 7);
+    EXPECT_EQ(v.failed_client_statement(), "");  // not a Parse
 }
 
 }  // namespace
