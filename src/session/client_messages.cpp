@@ -123,6 +123,9 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
     // one range; anything rewritten or injected first closes the range.
     std::size_t verbatim_from = std::string_view::npos;
     std::string rewritten;
+    // When this batch arrived and went to the server: read once, lazily
+    // (or taken from link_server's clock reads), for the latency metrics.
+    std::optional<RequestTimes::Stamp> stamp;
     auto flush_verbatim = [&] {
         if (verbatim_from != std::string_view::npos && server_) {
             server_->out().append(data.substr(verbatim_from, pos - verbatim_from));
@@ -189,6 +192,7 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
                 }
                 continue;
             }
+            stamp = link_stamp_;
         }
         rewritten.clear();
         if (mode_ == config::PoolMode::kSession && forward_in_session_mode(f)) {
@@ -230,6 +234,13 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
                     rewritten = f.raw;
                     break;
             }
+        }
+        if (f.type == msg::kQuery || f.type == msg::kSync || f.type == msg::kFunctionCall) {
+            if (!stamp) {
+                const auto now = std::chrono::steady_clock::now();
+                stamp = RequestTimes::Stamp{now, now};
+            }
+            request_times_.push(*stamp);
         }
         if (rewritten.size() == f.raw.size() && rewritten == f.raw) {
             if (verbatim_from == std::string_view::npos) verbatim_from = pos;

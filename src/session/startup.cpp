@@ -58,7 +58,7 @@ asio::awaitable<bool> ClientSession::login() {
                 asio::post(target->socket_.get_executor(),
                            [target] { target->cancel_current_query(); });
             }
-            close_reason_ = CloseReason::kClientTerminate;
+            close_reason_ = CloseReason::kCancelRequest;
             cancel_request = true;
             break;  // a cancel connection never gets a reply
         }
@@ -134,6 +134,7 @@ asio::awaitable<bool> ClientSession::handle_startup(const protocol::StartupPacke
         co_return false;
     }
     if (proxy_.shutting_down.load()) {
+        close_reason_ = CloseReason::kShutdown;
         send_error("FATAL", "57P03", "pgmux is shutting down");
         co_return false;
     }
