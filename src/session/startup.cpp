@@ -36,9 +36,17 @@ asio::awaitable<bool> ClientSession::login() {
     });
     bool ok = false;
     bool cancel_request = false;
+    bool said_nothing = false;  // closed before sending a single byte
+    bool saw_packet = false;
     for (;;) {
         auto body = co_await read_startup_packet();
-        if (!body) break;
+        if (!body) {
+            // A TCP health check or port scan is no failed login.
+            said_nothing = !saw_packet && in_.empty() && !close_reason_;
+            if (said_nothing) close_reason_ = CloseReason::kClientEof;
+            break;
+        }
+        saw_packet = true;
         auto packet = protocol::parse_startup_packet(*body);
         if (!packet) {
             send_error("FATAL", "08P01", "invalid startup packet layout");
@@ -66,7 +74,7 @@ asio::awaitable<bool> ClientSession::login() {
         break;
     }
     deadline.cancel();
-    if (!ok && !cancel_request) {
+    if (!ok && !cancel_request && !said_nothing) {
         proxy_.counters.login_failures.fetch_add(1, std::memory_order_relaxed);
         if (!close_reason_) close_reason_ = CloseReason::kLoginFailed;
     }
