@@ -7,6 +7,7 @@ when the state is gone, and other clients keep being served meanwhile. Then the 
 (disconnect, pause/resume, reload), the bearer token and the error answers."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ import pytest
 
 from harness.clients import PG_BIN, client_env, connect
 from harness.net import Endpoint, free_port, wait_until
-from harness.proxy import target
+from harness.proxy import REPO_ROOT, target
 from harness.wire import RawConnection, first_error, message, query_message
 
 pytestmark = [
@@ -690,6 +691,56 @@ def test_servers_show_connections_being_opened(pgmux, database, tmp_path):
     wait_until(lambda: get(proxy, "/api/v1/servers")["servers"] == [], 10,
                what="the failed connection to go")
     assert metric_value(get(proxy, "/metrics"), "pgmux_server_connect_errors_total") == 1
+
+
+def rds_proxy_rows():
+    """(RDS Proxy metric, pgmux metrics its row names) from docs/metrics.md."""
+    with open(os.path.join(REPO_ROOT, "docs", "metrics.md")) as f:
+        doc = f.read()
+    table = doc[doc.index("## Coming from AWS RDS Proxy"):]
+    rows = []
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            rds = line.split("`")[1]
+            expression = line.split(" | ")[1]
+            rows.append((rds, sorted(set(re.findall(r"pgmux_[a-z_]+", expression)))))
+    return rows
+
+
+def series_total(text, name):
+    """The sum over all series of a metric (`name{...} v` and `name v` lines)."""
+    total, found = 0.0, False
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+            found = True
+    assert found, f"{name} not in /metrics"
+    return total
+
+
+def test_every_rds_proxy_row_names_a_fed_metric(pgmux, database, tmp_path):
+    # Traffic that exercises every row: queries, a borrow, a pinned client inside a
+    # transaction, a failed server connection, a failed login and a disconnect.
+    config = tmp_path / "pgmux.toml"
+    config.write_text(f'[databases.broken]\nhost = "127.0.0.1"\nport = {free_port()}\n')
+    proxy = pgmux("--config", str(config), pool_size=POOL_SIZE, admin=True)
+    with pytest.raises(psycopg.OperationalError):
+        connect(proxy.endpoint, "broken")
+    with connect(proxy.endpoint, database) as conn:
+        for i in range(5):
+            conn.execute("SELECT %s::int", (i,))
+    with connect(proxy.endpoint, database, autocommit=False) as pinned:
+        pinned.execute("CREATE TEMP TABLE rds_rows (a int)")  # pinned, and in a transaction
+        text = get(proxy, "/metrics")
+        pinned.rollback()
+    rows = rds_proxy_rows()
+    assert len(rows) >= 23, rows
+    for rds, names in rows:
+        assert names, f"{rds}: no pgmux metric named"
+        for name in names:
+            if "_tls" in name:
+                continue  # pgmux does not speak TLS yet: these stay 0
+            assert series_total(text, name) > 0, f"{rds}: {name} is 0 after real traffic"
 
 
 # Token and errors -----------------------------------------------------------------------------
