@@ -123,8 +123,7 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
     // one range; anything rewritten or injected first closes the range.
     std::size_t verbatim_from = std::string_view::npos;
     std::string rewritten;
-    // When this batch arrived and went to the server: read once, lazily
-    // (or taken from link_server's clock reads), for the latency metrics.
+    // When this batch's requests arrived and went to the server (latency metrics).
     std::optional<RequestTimes::Stamp> stamp;
     auto flush_verbatim = [&] {
         if (verbatim_from != std::string_view::npos && server_) {
@@ -192,7 +191,6 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
                 }
                 continue;
             }
-            stamp = link_stamp_;
         }
         rewritten.clear();
         if (mode_ == config::PoolMode::kSession && forward_in_session_mode(f)) {
@@ -236,10 +234,7 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
             }
         }
         if (f.type == msg::kQuery || f.type == msg::kSync || f.type == msg::kFunctionCall) {
-            if (!stamp) {
-                const auto now = std::chrono::steady_clock::now();
-                stamp = RequestTimes::Stamp{now, now};
-            }
+            if (!stamp) stamp = request_stamp();
             request_times_.push(*stamp);
         }
         if (rewritten.size() == f.raw.size() && rewritten == f.raw) {

@@ -143,10 +143,19 @@ asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
     server_ = std::move(conn);
     last_server_id_ = server_->id();
     tx_status_ = 'I';
-    link_stamp_ = {started, linked};  // the batch's requests arrived as the borrow began
+    link_stamp_ = RequestTimes::Stamp{started, linked};  // requests arrived as the borrow began
     append_replay(*server_);
     start_relay();
     co_return true;
+}
+
+RequestTimes::Stamp ClientSession::request_stamp() {
+    // The request that made link_server() borrow was received when the
+    // borrow began and forwarded when it ended (the clock was read then):
+    // its client-seen latency includes the wait, its server latency not.
+    if (link_stamp_) return *std::exchange(link_stamp_, std::nullopt);
+    const auto now = Clock::now();
+    return {now, now};
 }
 
 void ClientSession::append_replay(backend::ServerConnection& server) {

@@ -146,6 +146,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     boost::asio::awaitable<bool> link_server(bool wants_same_server = false);
     [[nodiscard]] bool reads_sequence_state(const protocol::Frame& f);
     void start_relay();
+    // The time the current batch's requests arrived and were forwarded: the
+    // last borrow's if none of them used it yet, else one clock read.
+    [[nodiscard]] RequestTimes::Stamp request_stamp();
     void reply_wait_failure(const pool::AcquireError& error);
     void finish();
 
@@ -201,9 +204,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::optional<Clock::time_point> borrow_started_;  // waiting in link_server()
     ReplyTracker tracker_;                             // what the linked server still owes us
     // Requests (Query/Sync/FunctionCall) awaiting their ReadyForQuery, and
-    // the times of the last borrow (they double as the request's stamp).
+    // the times of a borrow no request has claimed yet (see request_stamp()).
     RequestTimes request_times_;
-    RequestTimes::Stamp link_stamp_{};
+    std::optional<RequestTimes::Stamp> link_stamp_;
     // The client's prepared statements by its own names, and its unnamed one.
     std::unordered_map<std::string, std::shared_ptr<const statements::PreparedStatement>>
         statements_;
