@@ -146,19 +146,25 @@ asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor,
 
 asio::awaitable<AcquireResult> Pool::connect_new(asio::any_io_executor executor) {
     backend::ServerTarget target;
+    const auto id = next_connection_id();
     {
         std::lock_guard lock(mu_);
         target = settings_.target;
+        ++connect_attempts_;
+        connecting_ids_.emplace_back(id, Clock::now());
     }
-    auto result = co_await ServerConnection::connect(executor, target, next_connection_id());
+    auto result = co_await ServerConnection::connect(executor, target, id);
     std::vector<std::shared_ptr<Waiter>> to_signal;
     AcquireResult out;
     {
         std::lock_guard lock(mu_);
         --connecting_;
+        std::erase_if(connecting_ids_, [id](const auto& c) { return c.first == id; });
         if (auto* conn = std::get_if<std::unique_ptr<ServerConnection>>(&result)) {
+            ++connects_;
             out = std::move(*conn);
         } else {
+            ++connect_errors_;
             --open_;
             // Let the next waiter try for itself rather than time out.
             wake_first_waiter_locked(to_signal);
@@ -340,7 +346,35 @@ PoolStats Pool::stats() const {
                      static_cast<int>(idle_.size()),
                      connecting_,
                      static_cast<int>(waiters_.size()),
-                     paused_};
+                     paused_,
+                     connect_attempts_,
+                     connects_,
+                     connect_errors_};
+}
+
+std::vector<PooledServer> Pool::servers() const {
+    std::lock_guard lock(mu_);
+    std::vector<PooledServer> out;
+    out.reserve(idle_.size() + connecting_ids_.size());
+    // Idle connections belong to the pool alone: nothing else touches them
+    // while the mutex is held.
+    for (const auto& c : idle_) {
+        out.push_back({.id = c->id(),
+                       .connecting = false,
+                       .endpoint = c->endpoint(),
+                       .created_at = c->created_at,
+                       .prepared_statements = static_cast<std::uint32_t>(c->statements.size()),
+                       .last_client_id = c->last_client_id});
+    }
+    for (const auto& [id, since] : connecting_ids_) {
+        out.push_back({.id = id,
+                       .connecting = true,
+                       .endpoint = settings_.target.endpoint,
+                       .created_at = since,
+                       .prepared_statements = 0,
+                       .last_client_id = 0});
+    }
+    return out;
 }
 
 PoolSettings Pool::settings() const {

@@ -56,6 +56,23 @@ struct PoolStats {
     int connecting = 0;
     int waiting = 0;  // clients queued for a connection
     bool paused = false;
+    // Since the pool was created: connections it tried to open, opened
+    // (connected and authenticated), and failed to open.
+    std::uint64_t connect_attempts = 0;
+    std::uint64_t connects = 0;
+    std::uint64_t connect_errors = 0;
+};
+
+// A server connection the pool holds (idle) or is opening, for the admin API.
+// Connections lent to clients are described by their sessions instead.
+struct PooledServer {
+    std::uint64_t id = 0;
+    bool connecting = false;
+    config::Endpoint endpoint;
+    // When it was created (for one still connecting: when the attempt began).
+    std::chrono::steady_clock::time_point created_at;
+    std::uint32_t prepared_statements = 0;
+    std::uint64_t last_client_id = 0;  // 0: none yet
 };
 
 class Pool : public std::enable_shared_from_this<Pool> {
@@ -103,6 +120,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
     void remember_statement(const std::string& server_name);
 
     [[nodiscard]] PoolStats stats() const;
+    // Copies of the idle and connecting connections, taken under the mutex.
+    [[nodiscard]] std::vector<PooledServer> servers() const;
     [[nodiscard]] const PoolKey& key() const noexcept { return key_; }
     [[nodiscard]] PoolSettings settings() const;
 
@@ -126,6 +145,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
     int open_ = 0;
     int connecting_ = 0;
     bool paused_ = false;
+    std::uint64_t connect_attempts_ = 0;
+    std::uint64_t connects_ = 0;
+    std::uint64_t connect_errors_ = 0;
+    // Connections being opened: id and start (bounded by the pool size).
+    std::vector<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> connecting_ids_;
     std::vector<std::unique_ptr<backend::ServerConnection>> idle_;
     std::deque<std::shared_ptr<Waiter>> waiters_;
     // Clients waiting for one particular server (acquire_same), served first.

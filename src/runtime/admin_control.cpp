@@ -91,6 +91,7 @@ std::vector<WorkerReport> AdminControl::collect(DescribeDetail detail, bool with
         if (with_stats) {
             report.pin_stats = w.pin_stats;
             report.borrows = w.borrows;
+            report.session_stats = w.session_stats;
         }
         return report;
     };

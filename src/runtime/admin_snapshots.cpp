@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <unordered_set>
 
 namespace pgmux::runtime {
 
@@ -77,6 +78,12 @@ pinning::PinStats merged_pin_stats(const std::vector<WorkerReport>& reports) {
     pinning::PinStats total;
     for (const auto& report : reports) total.merge(report.pin_stats);
     return total;
+}
+
+admin::Histogram histogram_of(const session::LatencyBuckets& b) {
+    const auto& bounds = session::LatencyBuckets::kUpperBounds;
+    return admin::Histogram::from_buckets({bounds.begin(), bounds.end()},
+                                          {b.buckets.begin(), b.buckets.end()}, b.seconds_total);
 }
 
 }  // namespace
@@ -164,8 +171,23 @@ std::vector<admin::ServerSnapshot> server_snapshots(const PoolList& pools,
                                                     const std::vector<SessionInfo>& sessions,
                                                     const Now& now) {
     std::vector<admin::ServerSnapshot> out;
+    std::unordered_set<std::uint64_t> pooled;
+    for (const auto& pool : pools) {
+        for (const auto& c : pool->servers()) {
+            admin::ServerSnapshot v;
+            v.id = c.id;
+            v.database = pool->key().database;
+            v.user = pool->key().user;
+            v.state = c.connecting ? admin::ServerState::kConnecting : admin::ServerState::kIdle;
+            v.address = address_of(c.endpoint);
+            v.prepared_statements = c.prepared_statements;
+            v.connected_since = now.wall_of(c.created_at);
+            pooled.insert(c.id);
+            out.push_back(std::move(v));
+        }
+    }
     for (const auto& s : sessions) {
-        if (!s.server) continue;
+        if (!s.server || pooled.contains(s.server->id)) continue;
         admin::ServerSnapshot v;
         v.id = s.server->id;
         if (const auto* pool = known_pool(pools, s.pool)) {
@@ -236,15 +258,27 @@ admin::MetricsSnapshot metrics_snapshot(const session::ProxyContext& proxy, cons
     for (const auto& [state, n] : clients)
         m.client_connections.set({std::string(to_string(state))}, n);
     m.client_connections_tls = clients_tls;
+    session::SessionStats sessions;
+    for (const auto& report : reports) sessions.merge(report.session_stats);
     m.client_connections_received_total = counter(c.clients_accepted);
+    m.client_logins_total = static_cast<double>(sessions.logins);
     m.client_login_failures_total = counter(c.login_failures);
+    for (std::size_t i = 0; i < session::kCloseReasonCount; ++i) {
+        const auto reason = static_cast<session::CloseReason>(i);
+        m.disconnects_total.set({session::to_string(reason)},
+                                static_cast<double>(sessions.disconnects[i]));
+    }
 
     double idle = 0, connecting = 0, cap = 0;
+    std::uint64_t attempts = 0, connects = 0, connect_errors = 0;
     for (const auto& pool : pools) {
         const auto stats = pool->stats();
         idle += stats.idle;
         connecting += stats.connecting;
         cap += stats.size;
+        attempts += stats.connect_attempts;
+        connects += stats.connects;
+        connect_errors += stats.connect_errors;
     }
     using admin::ServerState;
     m.server_connections.set({std::string(to_string(ServerState::kConnecting))}, connecting);
@@ -254,7 +288,9 @@ admin::MetricsSnapshot metrics_snapshot(const session::ProxyContext& proxy, cons
     m.server_connections.set({std::string(to_string(ServerState::kResetting))}, 0);
     m.server_connections_in_transaction = in_transaction;
     m.max_server_connections = cap;  // the sum of the pools' sizes: no global cap exists
-    m.server_connect_errors_total = counter(c.server_connect_errors);
+    m.server_connect_attempts_total = static_cast<double>(attempts);
+    m.server_connects_total = static_cast<double>(connects);
+    m.server_connect_errors_total = static_cast<double>(connect_errors);
     m.server_connections_tls = static_cast<double>(backend::ServerTlsStats::open.load());
     m.server_connect_tls_attempts_total =
         static_cast<double>(backend::ServerTlsStats::attempts.load());
@@ -288,6 +324,8 @@ admin::MetricsSnapshot metrics_snapshot(const session::ProxyContext& proxy, cons
 
     m.transactions_total = counter(c.transactions);
     m.queries_total = counter(c.queries);
+    m.query_duration_seconds = histogram_of(sessions.server);
+    m.client_query_duration_seconds = histogram_of(sessions.client);
     m.replays_total = counter(c.replays);
     m.set_replayed_total = static_cast<double>(total.replay().statements_replayed);
     m.reprepares_total = counter(c.reprepares);

@@ -21,6 +21,7 @@ struct WorkerReport {
     std::vector<session::SessionInfo> sessions;
     pinning::PinStats pin_stats;
     session::BorrowStats borrows;
+    session::SessionStats session_stats;
 };
 
 // One moment on both clocks: sessions keep steady times, operators read wall times.
@@ -41,8 +42,9 @@ using PoolList = std::vector<std::shared_ptr<pool::Pool>>;
 [[nodiscard]] std::vector<admin::PoolSnapshot> pool_snapshots(
     const PoolList& pools, const std::vector<WorkerReport>& reports, const Now& now);
 
-// Server connections linked to a client (the pools' idle and connecting ones
-// are only counted, in pool_snapshots).
+// Every server connection: the pools' idle and connecting ones (Pool::servers())
+// and the ones linked to a client (from the sessions). A connection that moved
+// between the two copies is listed once, as the pool saw it.
 [[nodiscard]] std::vector<admin::ServerSnapshot> server_snapshots(
     const PoolList& pools, const std::vector<session::SessionInfo>& sessions, const Now& now);
 

@@ -128,6 +128,8 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
     // one range; anything rewritten or injected first closes the range.
     std::size_t verbatim_from = std::string_view::npos;
     std::string rewritten;
+    // When this batch's requests arrived and went to the server (latency metrics).
+    std::optional<RequestTimes::Stamp> stamp;
     auto flush_verbatim = [&] {
         if (verbatim_from != std::string_view::npos && server_) {
             server_->out().append(data.substr(verbatim_from, pos - verbatim_from));
@@ -242,6 +244,10 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
         if (!last_classified_.empty()) {  // only ever for the message just handled
             last_classified_ = {};
             last_classification_.reset();
+        }
+        if (f.type == msg::kQuery || f.type == msg::kSync || f.type == msg::kFunctionCall) {
+            if (!stamp) stamp = request_stamp();
+            request_times_.push(*stamp);
         }
         if (forward_verbatim_) {
             if (verbatim_from == std::string_view::npos) verbatim_from = pos;

@@ -19,30 +19,6 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kHighWatermark = 1024 * 1024;
 constexpr std::size_t kLowWatermark = 256 * 1024;
 
-const char* to_string(CloseReason r) noexcept {
-    switch (r) {
-        case CloseReason::kClientTerminate:
-            return "client_terminate";
-        case CloseReason::kClientEof:
-            return "client_eof";
-        case CloseReason::kLoginFailed:
-            return "login_failed";
-        case CloseReason::kLoginTimeout:
-            return "login_timeout";
-        case CloseReason::kProtocolError:
-            return "protocol_error";
-        case CloseReason::kServerLost:
-            return "server_lost";
-        case CloseReason::kAdminDisconnect:
-            return "admin_disconnect";
-        case CloseReason::kShutdown:
-            return "shutdown";
-        case CloseReason::kTooManyClients:
-            return "too_many_clients";
-    }
-    return "unknown";
-}
-
 ClientSession::ClientSession(asio::ip::tcp::socket socket, ProxyContext& proxy,
                              WorkerContext& worker, std::uint64_t id)
     : socket_(std::move(socket)), out_(socket_), proxy_(proxy), worker_(worker), id_(id) {
@@ -64,6 +40,7 @@ asio::awaitable<void> ClientSession::run() {
     const bool logged_in = co_await login();
     in_.release_if_empty();  // an idle client holds no read buffer
     if (logged_in) {
+        ++worker_.session_stats.logins;
         LOG_DEBUG << "client C" << id_ << " " << peer_ << " logged in as " << user_ << "@"
                   << database_;
         co_await serve();
@@ -89,6 +66,7 @@ void ClientSession::finish() {
     proxy_.clients.fetch_sub(1);
     worker_.sessions.erase(id_);
     const auto reason = close_reason_.value_or(CloseReason::kClientEof);
+    worker_.session_stats.disconnected(reason);
     LOG_DEBUG << "client C" << id_ << " closed: " << to_string(reason);
 }
 
@@ -137,7 +115,8 @@ asio::awaitable<void> ClientSession::serve() {
 asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
     const auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(config_->query_wait_timeout);
-    borrow_started_ = Clock::now();
+    const auto started = Clock::now();
+    borrow_started_ = started;
     pool::AcquireResult result;
     if (last_server_id_ != 0 && (wants_same_server || (state_ && state_->sequence_state_used()))) {
         // currval()/lastval() live in the backend that ran nextval(): wait a
@@ -155,7 +134,9 @@ asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
         !std::get<std::unique_ptr<backend::ServerConnection>>(result)) {
         result = co_await pool_->acquire(socket_.get_executor(), last_server_id_, wait);
     }
-    worker_.borrows.record(pool_.get(), Clock::now() - *std::exchange(borrow_started_, {}));
+    const auto linked = Clock::now();
+    borrow_started_.reset();
+    worker_.borrows.record(pool_.get(), linked - started);
     if (auto* err = std::get_if<pool::AcquireError>(&result)) {
         reply_wait_failure(*err);
         co_return false;
@@ -168,9 +149,19 @@ asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
     server_ = std::move(conn);
     last_server_id_ = server_->id();
     tx_status_ = 'I';
+    link_stamp_ = RequestTimes::Stamp{started, linked};  // requests arrived as the borrow began
     append_replay(*server_);
     start_relay();
     co_return true;
+}
+
+RequestTimes::Stamp ClientSession::request_stamp() {
+    // The request that made link_server() borrow was received when the
+    // borrow began and forwarded when it ended (the clock was read then):
+    // its client-seen latency includes the wait, its server latency not.
+    if (link_stamp_) return *std::exchange(link_stamp_, std::nullopt);
+    const auto now = Clock::now();
+    return {now, now};
 }
 
 void ClientSession::append_replay(backend::ServerConnection& server) {
@@ -216,7 +207,6 @@ void ClientSession::reply_wait_failure(const pool::AcquireError& error) {
             close_client(CloseReason::kShutdown);
             break;
         case pool::AcquireFailure::kConnectFailed:
-            proxy_.counters.server_connect_errors.fetch_add(1, std::memory_order_relaxed);
             if (const auto& se = error.connect_error.server_error) {
                 send_error("ERROR", se->sqlstate, se->message);
             } else {

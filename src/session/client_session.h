@@ -35,23 +35,10 @@
 #include "session/proxy_context.h"
 #include "session/reply_tracker.h"
 #include "session/session_info.h"
+#include "session/session_stats.h"
 #include "statements/prepared_statement.h"
 
 namespace pgmux::session {
-
-// Why a client connection ended (logged and counted).
-enum class CloseReason {
-    kClientTerminate,
-    kClientEof,
-    kLoginFailed,
-    kLoginTimeout,
-    kProtocolError,
-    kServerLost,
-    kAdminDisconnect,
-    kShutdown,
-    kTooManyClients,
-};
-[[nodiscard]] const char* to_string(CloseReason r) noexcept;
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
   public:
@@ -175,6 +162,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     boost::asio::awaitable<bool> link_server(bool wants_same_server = false);
     [[nodiscard]] bool reads_sequence_state(const protocol::Frame& f);
     void start_relay();
+    // The time the current batch's requests arrived and were forwarded: the
+    // last borrow's if none of them used it yet, else one clock read.
+    [[nodiscard]] RequestTimes::Stamp request_stamp();
     void reply_wait_failure(const pool::AcquireError& error);
     void finish();
 
@@ -231,6 +221,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::uint64_t last_server_id_ = 0;
     std::optional<Clock::time_point> borrow_started_;  // waiting in link_server()
     ReplyTracker tracker_;                             // what the linked server still owes us
+    // Requests (Query/Sync/FunctionCall) awaiting their ReadyForQuery, and
+    // the times of a borrow no request has claimed yet (see request_stamp()).
+    RequestTimes request_times_;
+    std::optional<RequestTimes::Stamp> link_stamp_;
     // The client's prepared statements by its own names, and its unnamed one.
     std::unordered_map<std::string, std::shared_ptr<const statements::PreparedStatement>>
         statements_;

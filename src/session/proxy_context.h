@@ -21,6 +21,7 @@
 #include "pgmux/pinning/pin_stats.hpp"
 #include "pool/pool.h"
 #include "session/cancel_registry.h"
+#include "session/session_stats.h"
 
 namespace pgmux::session {
 
@@ -33,7 +34,6 @@ struct Counters {
     std::atomic<std::uint64_t> login_failures{0};
     std::atomic<std::uint64_t> transactions{0};
     std::atomic<std::uint64_t> queries{0};
-    std::atomic<std::uint64_t> server_connect_errors{0};
     std::atomic<std::uint64_t> wait_timeouts{0};
     std::atomic<std::uint64_t> replays{0};
     std::atomic<std::uint64_t> cancels_forwarded{0};
@@ -87,9 +87,7 @@ class ProxyContext {
 // kept per worker without locks and merged by the admin API. Buckets are
 // per bucket (not cumulative); the last one is +Inf.
 struct BorrowStats {
-    static constexpr std::array<double, 16> kUpperBounds{
-        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+    static constexpr auto kUpperBounds = LatencyBuckets::kUpperBounds;
     // A borrow slower than this counts as having waited: an idle connection
     // is handed over in microseconds, queueing or connecting takes longer.
     static constexpr std::chrono::microseconds kWaitThreshold{1000};
@@ -130,6 +128,8 @@ struct WorkerContext {
     // Pin statistics of this worker's clients (merged by the admin API).
     pinning::PinStats pin_stats;
     BorrowStats borrows;
+    // Query latencies, logins and disconnect reasons of this worker's clients.
+    SessionStats session_stats;
     // Tokens naming a client's unnamed statement generation (see ServerConnection).
     std::uint64_t next_unnamed_token = 1;
 };

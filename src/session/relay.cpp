@@ -213,7 +213,7 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
                                "pgmux could not restore this session's settings on a server "
                                "connection: " +
                                    text);
-                    close_client(CloseReason::kServerLost);
+                    close_client(CloseReason::kServerError);
                 }
             } else if (auto fields = protocol::parse_error_fields(f.body);
                        fields && (fields->severity == "FATAL" || fields->severity == "PANIC")) {
@@ -294,6 +294,14 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
     }
     if (v.event.kind == ReplyEvent::Kind::kReadyForQuery) {
         tx_status_ = v.event.tx_status;
+        // The client's request is answered: one clock read per request.
+        if (v.forward) {
+            if (const auto stamp = request_times_.pop()) {
+                worker_.session_stats.record(stamp->received, stamp->forwarded,
+                                             std::chrono::steady_clock::now());
+            }
+        }
+        if (tracker_.empty()) request_times_.clear();  // keeps stamps and replies paired
         if (tx_status_ == 'I') {
             portals_.clear();
             if (v.forward) proxy_.counters.transactions.fetch_add(1, std::memory_order_relaxed);
@@ -437,6 +445,7 @@ void ClientSession::release_server() {
     server_->last_client_id = id_;
     pool_->release(std::move(server_));
     tracker_.clear();
+    request_times_.clear();
     unsynced_ = false;
 }
 
@@ -447,6 +456,7 @@ void ClientSession::drop_server(const char* why) {
     server_->close();
     server_.reset();
     tracker_.clear();
+    request_times_.clear();
     unsynced_ = false;
     tx_status_ = 'I';
 }

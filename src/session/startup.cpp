@@ -36,9 +36,17 @@ asio::awaitable<bool> ClientSession::login() {
     });
     bool ok = false;
     bool cancel_request = false;
+    bool said_nothing = false;  // closed before sending a single byte
+    bool saw_packet = false;
     for (;;) {
         auto body = co_await read_startup_packet();
-        if (!body) break;
+        if (!body) {
+            // A TCP health check or port scan is no failed login.
+            said_nothing = !saw_packet && in_.empty() && !close_reason_;
+            if (said_nothing) close_reason_ = CloseReason::kClientEof;
+            break;
+        }
+        saw_packet = true;
         auto packet = protocol::parse_startup_packet(*body);
         if (!packet) {
             send_error("FATAL", "08P01", "invalid startup packet layout");
@@ -64,7 +72,7 @@ asio::awaitable<bool> ClientSession::login() {
                 asio::post(target->socket_.get_executor(),
                            [target] { target->cancel_current_query(); });
             }
-            close_reason_ = CloseReason::kClientTerminate;
+            close_reason_ = CloseReason::kCancelRequest;
             cancel_request = true;
             break;  // a cancel connection never gets a reply
         }
@@ -72,7 +80,7 @@ asio::awaitable<bool> ClientSession::login() {
         break;
     }
     deadline.cancel();
-    if (!ok && !cancel_request) {
+    if (!ok && !cancel_request && !said_nothing) {
         proxy_.counters.login_failures.fetch_add(1, std::memory_order_relaxed);
         if (!close_reason_) close_reason_ = CloseReason::kLoginFailed;
     }
@@ -169,6 +177,7 @@ asio::awaitable<bool> ClientSession::handle_startup(const protocol::StartupPacke
         co_return false;
     }
     if (proxy_.shutting_down.load()) {
+        close_reason_ = CloseReason::kShutdown;
         send_error("FATAL", "57P03", "pgmux is shutting down");
         co_return false;
     }

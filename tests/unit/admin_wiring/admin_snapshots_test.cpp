@@ -127,7 +127,7 @@ TEST(AdminSnapshots, ClientsAndServersCarryPinsAndWallTimes) {
 
     const auto servers =
         server_snapshots({app}, {session(8, SessionPhase::kIdle, app.get()), s}, now);
-    ASSERT_EQ(servers.size(), 1u);  // only linked servers are listed
+    ASSERT_EQ(servers.size(), 1u);  // the pool holds no idle one
     EXPECT_EQ(servers[0].id, 12u);
     EXPECT_EQ(servers[0].state, admin::ServerState::kPinned);
     EXPECT_EQ(servers[0].database, "app");
@@ -212,6 +212,41 @@ TEST(AdminSnapshots, MetricsCoverStatesReasonsAndBorrowWaits) {
     EXPECT_EQ(m.queries_total, 11);
     EXPECT_EQ(m.transactions_total, 10);
     EXPECT_EQ(m.client_connections_received_total, 3);
+}
+
+TEST(AdminSnapshots, MetricsCarryQueryLatenciesLoginsAndDisconnectReasons) {
+    session::ProxyContext proxy(std::make_shared<const config::Config>());
+    proxy.counters.login_failures = 2;
+    const auto now = Now::take();
+    const auto t0 = now.steady - 10s;
+    WorkerReport w;
+    w.session_stats.record(t0, t0 + 300ms, t0 + 302ms);  // waited 300 ms for a server
+    w.session_stats.record(t0, t0, t0 + 50us);
+    w.session_stats.logins = 4;
+    w.session_stats.disconnected(session::CloseReason::kClientTerminate);
+    w.session_stats.disconnected(session::CloseReason::kClientEof);
+    w.session_stats.disconnected(session::CloseReason::kClientEof);
+
+    const auto m = metrics_snapshot(proxy, {}, {w, w}, now);  // two workers alike
+    EXPECT_EQ(m.query_duration_seconds.count(), 4u);
+    EXPECT_NEAR(m.query_duration_seconds.sum(), 2 * 0.00205, 1e-9);
+    EXPECT_EQ(m.client_query_duration_seconds.count(), 4u);
+    EXPECT_NEAR(m.client_query_duration_seconds.sum(), 2 * 0.30205, 1e-9);
+    // Same bounds as every other latency histogram; the 300 ms wait shows
+    // only on the client's side.
+    const auto bounds = m.client_query_duration_seconds.upper_bounds();
+    ASSERT_EQ(bounds.size(), std::size(admin::kDefaultLatencyBuckets));
+    EXPECT_EQ(m.client_query_duration_seconds.bucket_counts()[11], 2u);  // <= 0.5 s
+    EXPECT_EQ(m.query_duration_seconds.bucket_counts()[4], 2u);          // <= 2.5 ms
+    EXPECT_EQ(m.query_duration_seconds.bucket_counts()[0], 2u);          // <= 0.1 ms
+
+    EXPECT_EQ(m.client_logins_total, 8);
+    EXPECT_EQ(m.client_login_failures_total, 2);
+    EXPECT_EQ(m.disconnects_total.get({"client_close"}), 2);
+    EXPECT_EQ(m.disconnects_total.get({"client_eof"}), 4);
+    EXPECT_EQ(m.disconnects_total.get({"login_timeout"}), 0);
+    // Every reason is exported (at 0 until it happens), so rate() works from the start.
+    EXPECT_EQ(m.disconnects_total.series().size(), session::kCloseReasonCount);
 }
 
 }  // namespace

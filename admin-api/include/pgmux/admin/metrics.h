@@ -48,12 +48,12 @@ namespace pgmux::admin {
     COUNTER(unparsed_statements_total, "", "Statements the parser could not classify.")           \
     HISTOGRAM(borrow_wait_seconds, "Time a client waited to get a server connection.")            \
     COUNTER(transactions_total, "", "Transactions completed (explicit blocks and autocommit statements).") \
-    COUNTER(queries_total, "", "Queries received from clients (a multi-statement Query or an extended-protocol batch up to Sync counts once).")                                   \
+    COUNTER(queries_total, "", "Queries received from clients (a multi-statement Query counts once, so does each extended-protocol Execute).") \
     COUNTER(queries_tls_total, "", "Queries received from clients connected with TLS (counted like queries_total).")           \
     HISTOGRAM(query_duration_seconds,                                                             \
-              "Server response latency: query forwarded to a server until its ReadyForQuery.")     \
+              "Server response latency: request (Query, Sync) forwarded to a server until its ReadyForQuery.") \
     HISTOGRAM(client_query_duration_seconds,                                                      \
-              "Client-seen latency: query received from a client until ReadyForQuery is sent back.")  \
+              "Client-seen latency: request received from a client until its ReadyForQuery is sent back (includes the borrow wait).") \
     COUNTER(replays_total, "", "Session state replays sent to a server before a client's transaction.") \
     COUNTER(set_replayed_total, "", "SET statements sent as part of replays.")                    \
     COUNTER(reprepares_total, "", "Prepared statements parsed again on another server.")          \
