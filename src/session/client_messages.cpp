@@ -110,7 +110,7 @@ std::shared_ptr<const parser::Classification> ClientSession::classify(std::strin
     return c->relevant || !c->parsed ? c : nullptr;
 }
 
-void ClientSession::expect(PendingReply reply) {
+void ClientSession::expect(PendingReply&& reply) {
     const bool synthesized = reply.action == Action::kSynthesize;
     tracker_.expect(std::move(reply));
     if (synthesized) emit_synthesized();

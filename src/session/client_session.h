@@ -149,7 +149,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // error, so the transaction aborts and later messages are skipped exactly
     // as PostgreSQL would.
     void fail_on_server(std::string_view sqlstate, std::string message, std::string& to_server);
-    void expect(PendingReply reply);
+    void expect(PendingReply&& reply);
     void emit_synthesized();
     [[nodiscard]] std::shared_ptr<const parser::Classification> classify(std::string_view sql);
     // reads_sequence_state() classifies a Query before link_server(); on_query

@@ -41,18 +41,20 @@ std::string_view Verdict::parsed_server_statement() const noexcept {
     return parse_completed ? entry->parsed_name() : std::string_view();
 }
 
-TrackedReply::TrackedReply(PendingReply&& r)
-    : expect(r.expect),
-      action(r.action),
-      inspect(r.inspect),
-      next_statement(r.next_statement),
-      classification(std::move(r.classification)),
-      bind_values(std::move(r.bind_values)) {
+void TrackedReply::assign(PendingReply&& r) {
+    expect = r.expect;
+    action = r.action;
+    inspect = r.inspect;
+    next_statement = r.next_statement;
+    classification = std::move(r.classification);
+    bind_values = std::move(r.bind_values);
     if (!r.synthesized.empty() || !r.client_statement.empty() || !r.server_statement.empty() ||
         !r.parsed_name.empty() || r.text_shifts) {
         detail = std::make_unique<Detail>(Detail{
             std::move(r.synthesized), std::move(r.client_statement), std::move(r.server_statement),
             std::move(r.parsed_name), std::move(r.text_shifts)});
+    } else {
+        detail.reset();
     }
 }
 
@@ -75,7 +77,7 @@ void ReplyRing::push(PendingReply&& r) {
         previous_slots_.push_back(std::exchange(slots_, std::move(grown)));
         head_ = 0;
     }
-    slots_[(head_ + count_) & (slots_.size() - 1)] = TrackedReply(std::move(r));
+    slots_[(head_ + count_) & (slots_.size() - 1)].assign(std::move(r));
     ++count_;
 }
 

@@ -85,8 +85,8 @@ struct TrackedReply {
         std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> text_shifts;
     };
 
-    TrackedReply() = default;
-    explicit TrackedReply(PendingReply&& r);
+    // Takes over a request (a slot is reused, not rebuilt).
+    void assign(PendingReply&& r);
 
     Expect expect = Expect::kQuery;
     Action action = Action::kForward;
@@ -167,7 +167,7 @@ class ReplyRing {
 
 class ReplyTracker {
   public:
-    void expect(PendingReply reply) { pending_.push(std::move(reply)); }
+    void expect(PendingReply&& reply) { pending_.push(std::move(reply)); }
     [[nodiscard]] bool empty() const noexcept { return pending_.empty(); }
     [[nodiscard]] std::size_t size() const noexcept { return pending_.size(); }
     void clear() noexcept { pending_.clear(); }
