@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <algorithm>
+
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -220,8 +222,24 @@ DatabaseConfig parse_database(const std::string& name, const toml::table& t) {
     return db;
 }
 
-// Reads the file into `settings` (top-level keys) and `databases`.
-void load_file(const std::string& path, Settings& settings, std::vector<DatabaseConfig>& dbs) {
+UserConfig parse_user(const std::string& name, const toml::table& t) {
+    UserConfig user;
+    user.name = name;
+    for (const auto& [k, node] : t) {
+        const std::string key(k.str());
+        const std::string full = "users." + name + "." + key;
+        const std::string v = scalar_to_string(full, node);
+        if (key == "auth_type")
+            user.auth_type = to_auth_type(full, v);
+        else
+            throw ConfigError("unknown key '" + full + "'");
+    }
+    return user;
+}
+
+// Reads the file into `settings` (top-level keys), `databases` and `users`.
+void load_file(const std::string& path, Settings& settings, std::vector<DatabaseConfig>& dbs,
+               std::vector<UserConfig>& users) {
     toml::table root;
     try {
         root = toml::parse_file(path);
@@ -245,6 +263,19 @@ void load_file(const std::string& path, Settings& settings, std::vector<Database
                                       "': expected a table");
                 }
                 dbs.push_back(parse_database(name, *dbt));
+            }
+            continue;
+        }
+        if (key == "users") {
+            const auto* table = node.as_table();
+            if (table == nullptr) throw ConfigError("invalid value for 'users': expected a table");
+            for (const auto& [username, usernode] : *table) {
+                const auto* ut = usernode.as_table();
+                const std::string name(username.str());
+                if (ut == nullptr) {
+                    throw ConfigError("invalid value for 'users." + name + "': expected a table");
+                }
+                users.push_back(parse_user(name, *ut));
             }
             continue;
         }
@@ -409,7 +440,7 @@ Config build(const std::vector<std::string>& args, bool& help) {
     std::vector<DatabaseConfig> file_dbs;
     if (auto it = flags.find("config"); it != flags.end()) {
         c.config_path = it->second;
-        load_file(it->second, merged, file_dbs);
+        load_file(it->second, merged, file_dbs, c.users);
     }
     // Flags override the file; an --upstream flag replaces a file's upstream.
     for (const auto& [k, v] : flags) {
@@ -433,6 +464,17 @@ Config build(const std::vector<std::string>& args, bool& help) {
     };
     check_auth(nullptr, "auth_type");
     for (const auto& db : c.databases) check_auth(&db, "databases." + db.name + ".auth_type");
+    for (const auto& u : c.users) {
+        const bool any_auth_user =
+            !c.auth_user.empty() ||
+            std::any_of(c.databases.begin(), c.databases.end(),
+                        [](const DatabaseConfig& db) { return db.auth_user.has_value(); });
+        if (u.auth_type && *u.auth_type != AuthType::kTrust && c.auth_file.empty() &&
+            !any_auth_user) {
+            throw ConfigError("invalid value for 'users." + u.name + ".auth_type': " +
+                              to_string(*u.auth_type) + " needs 'auth_file' or 'auth_user'");
+        }
+    }
     check_tls(c);
     if (!help) {
         c.client_tls = net::TlsContext::for_clients(c);
@@ -458,6 +500,13 @@ Endpoint parse_endpoint(const std::string& text, const std::string& key) {
     }
     const int port = to_int(key, text.substr(colon + 1), 0, 65535);
     return {host, static_cast<std::uint16_t>(port)};
+}
+
+const UserConfig* Config::find_user(const std::string& user) const {
+    for (const auto& u : users) {
+        if (u.name == user) return &u;
+    }
+    return nullptr;
 }
 
 const DatabaseConfig* Config::find_database(const std::string& dbname) const {

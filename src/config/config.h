@@ -52,11 +52,19 @@ struct DatabaseConfig {
     std::optional<std::string> auth_user;  // auth_query user for this database
 };
 
+// Settings for one client user name, whichever database it names
+// ([users.NAME] in the file). They take precedence over the database's.
+struct UserConfig {
+    std::string name;
+    std::optional<AuthType> auth_type;  // how this user logs in
+};
+
 using Seconds = std::chrono::duration<double>;
 
 struct Config {
     Endpoint listen{"127.0.0.1", 6432};
     std::vector<DatabaseConfig> databases;
+    std::vector<UserConfig> users;
     int pool_size = 20;
     int min_pool_size = 0;
     PoolMode pool_mode = PoolMode::kTransaction;
@@ -121,6 +129,12 @@ struct Config {
     [[nodiscard]] AuthType auth_type_for(const DatabaseConfig* db) const {
         return db != nullptr ? db->auth_type.value_or(auth_type) : auth_type;
     }
+    // The user's own auth_type, else the database's, else the global one.
+    [[nodiscard]] AuthType auth_type_for(const DatabaseConfig* db, const std::string& user) const {
+        const UserConfig* u = find_user(user);
+        return u != nullptr && u->auth_type ? *u->auth_type : auth_type_for(db);
+    }
+    [[nodiscard]] const UserConfig* find_user(const std::string& user) const;
     [[nodiscard]] const std::string& auth_user_for(const DatabaseConfig* db) const {
         return db != nullptr && db->auth_user ? *db->auth_user : auth_user;
     }

@@ -13,7 +13,7 @@ namespace asio = boost::asio;
 
 asio::awaitable<bool> ClientSession::authenticate() {
     const config::DatabaseConfig* db = config_->find_database(database_);
-    const config::AuthType method = config_->auth_type_for(db);
+    const config::AuthType method = config_->auth_type_for(db, user_);
     if (method == config::AuthType::kTrust) co_return true;
 
     auto lookup = co_await proxy_.auth.find(socket_.get_executor(), *config_, db, database_, user_);

@@ -14,6 +14,7 @@ import hmac
 import os
 import signal
 import struct
+import subprocess
 import time
 
 import asyncpg
@@ -250,6 +251,44 @@ def test_per_database_auth_type_from_config_file(start, pg, database, tmp_path):
     assert r.returncode != 0 and "no password supplied" in r.stderr
     assert login_psql(proxy, SCRAM_USER, SCRAM_PASSWORD, database) == SCRAM_USER
     assert login_psql(proxy, SCRAM_USER, None, "postgres") == SCRAM_USER
+
+
+def test_per_user_auth_type_overrides_database_and_global(start, pg, database, tmp_path):
+    # Global trust, the database asks for SCRAM, one user must use MD5 and
+    # another may come in without a password.
+    config = tmp_path / "pgmux.toml"
+    config.write_text(f'[databases.{database}]\nhost = "127.0.0.1"\nport = {pg.port}\n'
+                      'auth_type = "scram-sha-256"\n'
+                      f'[users.{MD5_USER}]\nauth_type = "md5"\n'
+                      '[users.postgres]\nauth_type = "trust"\n')
+    proxy = start("--config", str(config),
+                  users={SCRAM_USER: SCRAM_PASSWORD, MD5_USER: MD5_PASSWORD})
+    assert login_psql(proxy, SCRAM_USER, SCRAM_PASSWORD, database) == SCRAM_USER
+    assert auth_request_code(first_auth_request(proxy.endpoint, MD5_USER, database)) == 5
+    assert auth_request_code(first_auth_request(proxy.endpoint, SCRAM_USER, database)) == 10
+    assert login_psql(proxy, MD5_USER, MD5_PASSWORD, database) == MD5_USER
+    assert login_psql(proxy, "postgres", None, database) == "postgres"
+    wrong = asyncpg_failure(proxy, MD5_USER, WRONG_PASSWORD, database)
+    assert wrong.sqlstate == "28P01"
+
+
+def test_per_user_password_method_needs_secrets(tmp_path, pg):
+    config = tmp_path / "pgmux.toml"
+    config.write_text('[users.alice]\nauth_type = "md5"\n')
+    out = subprocess.run([os.environ["PGMUX_BIN"], "--listen", "127.0.0.1:0", "--upstream",
+                          f"127.0.0.1:{pg.port}", "--config", str(config)],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2
+    assert "users.alice.auth_type" in out.stderr
+
+
+def first_auth_request(endpoint, user, dbname) -> bytes:
+    """The payload of the first AuthenticationRequest pgmux sends `user`."""
+    with RawConnection(endpoint) as c:
+        c.startup(user=user, dbname=dbname)
+        kind, payload = c.recv_message()
+        assert kind == b"R", (kind, payload)
+        return payload
 
 
 # -- failures look the same -------------------------------------------------------
