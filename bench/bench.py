@@ -107,26 +107,34 @@ def print_throughput(results, modes, clients, names):
 
 
 def idle_rss(poolers, count):
-    """RSS of each pooler before and while holding `count` idle clients."""
+    """RSS of each pooler before and while holding `count` idle clients, once
+    fresh from login and once after each ran one query (like an application's
+    pooled connection)."""
     out = {}
     for name, proc in poolers:
-        before = proc.rss_kb()
-        holder = subprocess.Popen(
-            ["/usr/bin/python3", os.path.join(HERE, "idle_clients.py"), proc.endpoint.host,
-             str(proc.endpoint.port), str(count), "--database", DB],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            line = holder.stdout.readline().split()
-            held, failed = (int(line[1]), int(line[2])) if line[:1] == ["ready"] else (0, count)
-            time.sleep(1.0)
-            during = proc.rss_kb()
-        finally:
-            holder.stdin.close()
-            holder.wait(timeout=60)
-        out[name] = {"held": held, "failed": failed, "rss_before_kb": before, "rss_kb": during}
-        log(f"  {name}: {held} idle clients held ({failed} failed), RSS {before} -> {during} kB")
-        time.sleep(1.0)
+        for variant, query in (("", None), (" after a query", "SELECT 1")):
+            out[name + variant] = idle_rss_one(name + variant, proc, count, query)
     return out
+
+
+def idle_rss_one(name, proc, count, query):
+    before = proc.rss_kb()
+    holder = subprocess.Popen(
+        ["/usr/bin/python3", os.path.join(HERE, "idle_clients.py"), proc.endpoint.host,
+         str(proc.endpoint.port), str(count), "--database", DB,
+         *(["--query", query] if query else [])],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = holder.stdout.readline().split()
+        held, failed = (int(line[1]), int(line[2])) if line[:1] == ["ready"] else (0, count)
+        time.sleep(1.0)
+        during = proc.rss_kb()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    log(f"  {name}: {held} idle clients held ({failed} failed), RSS {before} -> {during} kB")
+    time.sleep(1.0)
+    return {"held": held, "failed": failed, "rss_before_kb": before, "rss_kb": during}
 
 
 def print_idle(rows, count):
