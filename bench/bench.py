@@ -112,13 +112,15 @@ def idle_rss(poolers, count):
     pooled connection)."""
     out = {}
     for name, proc in poolers:
+        # Freed memory stays in the process (malloc keeps it), so both rounds
+        # are measured against the RSS before the first one.
+        baseline = proc.rss_kb()
         for variant, query in (("", None), (" after a query", "SELECT 1")):
-            out[name + variant] = idle_rss_one(name + variant, proc, count, query)
+            out[name + variant] = idle_rss_one(name + variant, proc, count, query, baseline)
     return out
 
 
-def idle_rss_one(name, proc, count, query):
-    before = proc.rss_kb()
+def idle_rss_one(name, proc, count, query, before):
     holder = subprocess.Popen(
         ["/usr/bin/python3", os.path.join(HERE, "idle_clients.py"), proc.endpoint.host,
          str(proc.endpoint.port), str(count), "--database", DB,
