@@ -58,7 +58,6 @@ void ClientSession::finish() {
         }
     }
     if (server_) hand_back_server_at_disconnect();
-    wake_relay();  // a parked relay ends; one reading the server finishes the hand-back
     boost::system::error_code ec;
     if (tls_) tls_->shutdown();
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
@@ -181,16 +180,11 @@ void ClientSession::append_replay(backend::ServerConnection& server) {
 }
 
 void ClientSession::start_relay() {
-    if (relay_running_) {
-        wake_relay();
-        return;
-    }
-    relay_running_ = true;
-    asio::co_spawn(socket_.get_executor(), relay(shared_from_this()), asio::detached);
-}
-
-void ClientSession::wake_relay() {
-    relay_wakeup_.notify();
+    // Posted, so that the first read runs after the request went out: a read
+    // started now would find nothing and cost a wasted recv() syscall.
+    asio::post(socket_.get_executor(), [self = shared_from_this(), id = server_->id()] {
+        if (self->server_ && self->server_->id() == id) self->read_server();
+    });
 }
 
 void ClientSession::reply_wait_failure(const pool::AcquireError& error) {

@@ -1,13 +1,14 @@
 // One client connection: the login handshake, then relaying between the
 // client and whichever server connection its current transaction holds.
 //
-// Two coroutines run on the worker's thread: the session loop reads the
-// client and forwards to the server; the relay reads whichever server is
-// linked and forwards to the client, and parks while none is. They share
-// state without locks because they never run at the same time. The relay
-// gives the server back to the pool at ReadyForQuery 'I' when nothing is
-// outstanding. It is started once per session: spawning a coroutine per
-// transaction cost more than the rest of the relay's bookkeeping.
+// On the worker's thread, the session loop (a coroutine) reads the client and
+// forwards to the server; while a server is linked, one read of it is always
+// outstanding, and its completion handler (the relay) forwards to the client
+// and reads again. They share state without locks because they never run at
+// the same time. The relay gives the server back to the pool at
+// ReadyForQuery 'I' when nothing is outstanding. The relay is a plain handler,
+// not a coroutine: spawning or resuming one per transaction cost more than
+// all of the relay's bookkeeping, and an idle client holds nothing for it.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -26,7 +27,6 @@
 #include "net/outbox.h"
 #include "net/read_buffer.h"
 #include "net/tls.h"
-#include "net/wakeup.h"
 #include "pgmux/pinning/pin_stats.hpp"
 #include "pgmux/pinning/policy.hpp"
 #include "pgmux/pinning/session_state.hpp"
@@ -169,9 +169,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void finish();
 
     // relay.cpp: the server side of the relay.
-    boost::asio::awaitable<void> relay(std::shared_ptr<ClientSession> self);
-    // Wakes the relay parked for want of a server.
-    void wake_relay();
+    // Reads the linked server once (a read is always outstanding while one
+    // is linked); on_server_read handles what arrived and reads again.
+    void read_server();
+    void on_server_read(std::uint64_t server_id, boost::system::error_code ec, std::size_t n);
+    boost::asio::awaitable<void> read_server_when_drained(std::shared_ptr<ClientSession> self,
+                                                          std::uint64_t server_id);
     // Processes the complete server frames in `data`; returns bytes consumed
     // and whether the server was released back to the pool.
     std::pair<std::size_t, bool> handle_server_bytes(std::string_view data);
@@ -248,8 +251,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool unsynced_ = false;            // extended-protocol messages sent since the last Sync
     bool discard_until_sync_ = false;  // after a failure answered locally
     char tx_status_ = 'I';
-    bool relay_running_ = false;
-    net::Wakeup relay_wakeup_;  // the parked relay waits on it
     // Set by a message handler that forwards its message byte for byte and
     // nothing else: the bytes go to the server straight from the read buffer.
     bool forward_verbatim_ = false;

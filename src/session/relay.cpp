@@ -3,6 +3,9 @@
 // ReadyForQuery and gives the server back to the pool when the transaction
 // is over.
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "protocol/messages.h"
@@ -42,79 +45,101 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kClientHighWatermark = 1024 * 1024;
 constexpr std::size_t kClientLowWatermark = 256 * 1024;
 
-asio::awaitable<void> ClientSession::relay(std::shared_ptr<ClientSession> self) {
-    while (!closing_ || server_) {
-        if (!server_) {
-            // Parked until link_server() (or finish()) wakes us.
-            co_await relay_wakeup_.async_wait(asio::use_awaitable);
-            continue;
-        }
-        backend::ServerConnection* server = server_.get();
-        // Compared by id: a dropped server's successor may reuse its address.
-        const auto server_id = server->id();
-        const auto still_linked = [&] { return server_ && server_->id() == server_id; };
-        auto& in = server->in();
-        char* p = in.prepare(kReadChunk);
-        boost::system::error_code ec;
-        std::size_t n = 0;
-        if (auto* tls = server->tls()) {
-            // TLS: wait for readiness unless OpenSSL already holds decrypted
-            // bytes, then read through it (see net/tls.h).
-            if (!tls->has_buffered_input()) {
-                std::tie(ec) = co_await server->socket().async_wait(tls->read_wait(), use_nothrow);
+void ClientSession::read_server() {
+    backend::ServerConnection* server = server_.get();
+    auto& in = server->in();
+    char* p = in.prepare(kReadChunk);
+    auto on_read = [self = shared_from_this(), id = server->id()](boost::system::error_code ec,
+                                                                  std::size_t n) {
+        self->on_server_read(id, ec, n);
+    };
+    if (auto* tls = server->tls()) {
+        // TLS: wait for readiness unless OpenSSL already holds decrypted
+        // bytes, then read through it (see net/tls.h).
+        auto read_tls = [this, id = server->id(),
+                         on_read = std::move(on_read)](boost::system::error_code ec) mutable {
+            if (!server_ || server_->id() != id) return on_read(asio::error::operation_aborted, 0);
+            auto& buffer = server_->in();
+            char* at = buffer.prepare(kReadChunk);
+            std::size_t n = 0;
+            if (!ec) {
+                n = net::read_some(server_->socket(), server_->tls(), at, buffer.free_space(), ec);
             }
-            if (!still_linked()) continue;
-            if (!ec) n = net::read_some(server->socket(), tls, p, in.free_space(), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+            on_read(ec, n);
+        };
+        if (tls->has_buffered_input()) {
+            asio::post(socket_.get_executor(),
+                       [read_tls = std::move(read_tls)]() mutable { read_tls({}); });
         } else {
-            // Plain TCP: a read, not a readiness wait. Asio re-arms epoll (one
-            // epoll_ctl syscall) for every wait but not for a queued read, and
-            // performs the read itself when the reply arrives. Only this relay
-            // reads the server, into the server's own buffer: nothing is lost.
-            std::tie(ec, n) = co_await server->socket().async_read_some(
-                asio::buffer(p, in.free_space()), use_nothrow);
-            if (!still_linked()) continue;  // dropped meanwhile (the read was aborted)
+            server->socket().async_wait(tls->read_wait(), std::move(read_tls));
         }
-        if (!ec) in.commit(n);
-        if (ec) {
-            proxy_.counters.servers_lost.fetch_add(1, std::memory_order_relaxed);
-            LOG_WARN << "server connection S" << server->id() << " of client C" << id_
-                     << " was lost: " << ec.message();
-            const bool client_waiting = !tracker_.empty() || tx_status_ != 'I' || unsynced_ ||
-                                        mode_ == config::PoolMode::kSession;
-            drop_server("the server connection was lost");
-            if (!closing_ && client_waiting) {
-                if (!fatal_forwarded_) {
-                    send_error("FATAL", "08006", "server closed the connection unexpectedly",
-                               "The server connection pgmux was using for this session ended.");
-                }
-                close_client(CloseReason::kServerLost);
-            }
-            continue;
-        }
-        auto [consumed, release] = handle_server_bytes(server->in().view());
-        out_.flush();
-        if (!still_linked()) continue;  // closed while handling its messages
-        server->in().consume(consumed);
-        const bool between_transactions = tracker_.empty() && !unsynced_ && tx_status_ == 'I';
-        const bool shutdown_now = proxy_.shutting_down.load() && !closing_ && between_transactions;
-        if (release || shutdown_now) {
-            if (release && server->in().empty()) {
-                release_server();
-            } else if (release) {
-                drop_server("unexpected bytes after ReadyForQuery");
-            }
-            if (shutdown_now) {
-                send_error("FATAL", "57P01", "terminating connection due to administrator command");
-                close_client(CloseReason::kShutdown);
-            }
-            if (!still_linked()) continue;
-        }
-        if (out_.queued() > kClientHighWatermark) {
-            co_await out_.wait_below(kClientLowWatermark);
-        }
+        return;
     }
-    relay_running_ = false;
+    // Plain TCP: a read, not a readiness wait. Asio re-arms epoll (one
+    // epoll_ctl syscall) for every wait but not for a queued read, and
+    // performs the read itself when the reply arrives. Only this session
+    // reads the server, into the server's own buffer: nothing is lost.
+    server->socket().async_read_some(asio::buffer(p, in.free_space()), std::move(on_read));
+}
+
+void ClientSession::on_server_read(std::uint64_t server_id, boost::system::error_code ec,
+                                   std::size_t n) {
+    // Compared by id: a dropped server's successor may reuse its address.
+    const auto still_linked = [&] { return server_ && server_->id() == server_id; };
+    if (!still_linked()) return;  // dropped meanwhile (the read was aborted)
+    backend::ServerConnection* server = server_.get();
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        read_server();  // TLS: a record is not complete yet
+        return;
+    }
+    if (ec) {
+        proxy_.counters.servers_lost.fetch_add(1, std::memory_order_relaxed);
+        LOG_WARN << "server connection S" << server->id() << " of client C" << id_
+                 << " was lost: " << ec.message();
+        const bool client_waiting = !tracker_.empty() || tx_status_ != 'I' || unsynced_ ||
+                                    mode_ == config::PoolMode::kSession;
+        drop_server("the server connection was lost");
+        if (!closing_ && client_waiting) {
+            if (!fatal_forwarded_) {
+                send_error("FATAL", "08006", "server closed the connection unexpectedly",
+                           "The server connection pgmux was using for this session ended.");
+            }
+            close_client(CloseReason::kServerLost);
+        }
+        return;
+    }
+    server->in().commit(n);
+    auto [consumed, release] = handle_server_bytes(server->in().view());
+    out_.flush();
+    if (!still_linked()) return;  // closed while handling its messages
+    server->in().consume(consumed);
+    const bool between_transactions = tracker_.empty() && !unsynced_ && tx_status_ == 'I';
+    const bool shutdown_now = proxy_.shutting_down.load() && !closing_ && between_transactions;
+    if (release || shutdown_now) {
+        if (release && server->in().empty()) {
+            release_server();
+        } else if (release) {
+            drop_server("unexpected bytes after ReadyForQuery");
+        }
+        if (shutdown_now) {
+            send_error("FATAL", "57P01", "terminating connection due to administrator command");
+            close_client(CloseReason::kShutdown);
+        }
+        if (!still_linked()) return;
+    }
+    if (out_.queued() > kClientHighWatermark) {
+        // A slow client: stop reading the server until its queue drains.
+        asio::co_spawn(socket_.get_executor(),
+                       read_server_when_drained(shared_from_this(), server_id), asio::detached);
+        return;
+    }
+    read_server();
+}
+
+asio::awaitable<void> ClientSession::read_server_when_drained(std::shared_ptr<ClientSession> self,
+                                                              std::uint64_t server_id) {
+    co_await out_.wait_below(kClientLowWatermark);
+    if (server_ && server_->id() == server_id) read_server();
 }
 
 std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view data) {
@@ -397,7 +422,7 @@ void ClientSession::log_pin_event(const pinning::PinEvent& e) {
 }
 
 void ClientSession::hand_back_server_at_disconnect() {
-    if (!tracker_.empty() || unsynced_ || !state_ || !relay_running_) {
+    if (!tracker_.empty() || unsynced_ || !state_) {
         drop_server("the client left in the middle of a request");
         return;
     }
