@@ -384,6 +384,10 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
             last_edits_.clear();  // positions no longer map simply
         }
     }
+    std::string deallocates;
+    if (!statements_.empty()) {
+        deallocates = alias_for_dynamic_sql(rewritten.empty() ? sql : rewritten, to_server);
+    }
     expect(PendingReply{.expect = Expect::kQuery,
                         .classification = std::move(classification),
                         .text_shifts = rewritten.empty() ? nullptr : take_text_shifts()});
@@ -392,6 +396,7 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
     } else {
         protocol::append_query(to_server, rewritten);
     }
+    if (!deallocates.empty()) inject_query(deallocates, to_server);
 }
 
 bool ClientSession::pin_policy_allows(const parser::Classification& c, bool simple_query,

@@ -99,6 +99,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string rewrite_sql_prepared(std::string_view sql, const parser::Classification& c,
                                      std::string& to_server);
     void ensure_prepared_for_query(const statements::PreparedStatement& ps, std::string& to_server);
+    // SQL-level prepared statements that `sql` runs through dynamic SQL
+    // (`execute 'execute name(...)'` inside a function): prepared on the
+    // server under the client's own name around the query (PREPARE before,
+    // DEALLOCATE after). Returns the DEALLOCATEs to append after the query.
+    std::string alias_for_dynamic_sql(std::string_view sql, std::string& to_server);
     void inject_query(std::string_view sql, std::string& to_server,
                       Inspect inspect = Inspect::kNone, std::string creates_statement = {});
     // Shows the client its own statements in pg_prepared_statements ("" = no

@@ -37,6 +37,47 @@ void ClientSession::inject_query(std::string_view sql, std::string& to_server, I
                         .server_statement = std::move(creates_statement)});
 }
 
+namespace {
+bool is_name_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '$';
+}
+
+// Case-insensitive: does `text` at `at` spell the lower-case word `word`?
+bool word_at(std::string_view text, std::size_t at, std::string_view word) {
+    if (at + word.size() > text.size()) return false;
+    for (std::size_t i = 0; i < word.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(text[at + i])) != word[i]) return false;
+    }
+    return (at == 0 || !is_name_char(text[at - 1])) &&
+           (at + word.size() == text.size() || !is_name_char(text[at + word.size()]));
+}
+}  // namespace
+
+std::string ClientSession::alias_for_dynamic_sql(std::string_view sql, std::string& to_server) {
+    std::string deallocates;
+    std::vector<std::string> aliased;
+    for (std::size_t at = 0; (at = sql.find_first_of("eE", at)) != std::string_view::npos; ++at) {
+        if (!word_at(sql, at, "execute")) continue;
+        std::size_t p = at + 7;
+        while (p < sql.size() && std::isspace(static_cast<unsigned char>(sql[p]))) ++p;
+        std::size_t end = p;
+        while (end < sql.size() && is_name_char(sql[end])) ++end;
+        std::string name(sql.substr(p, end - p));
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        auto it = statements_.find(name);
+        if (it == statements_.end() || it->second->prepare_sql.empty()) continue;
+        if (std::find(aliased.begin(), aliased.end(), name) != aliased.end()) continue;
+        const auto& ps = *it->second;
+        const std::size_t head = std::string_view("PREPARE ").size() + ps.server_name.size();
+        inject_query("PREPARE " + parser::quote_identifier(name) + ps.prepare_sql.substr(head),
+                     to_server);
+        deallocates += "DEALLOCATE " + parser::quote_identifier(name) + ";";
+        aliased.push_back(std::move(name));
+    }
+    return deallocates;
+}
+
 void ClientSession::ensure_prepared_for_query(const statements::PreparedStatement& ps,
                                               std::string& to_server) {
     std::optional<std::string> evicted;

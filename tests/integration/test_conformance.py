@@ -24,8 +24,6 @@ REGRESS_DIFF = os.environ.get("PGMUX_REGRESS_DIFF") or os.path.join(
 # (docs/limitations.md, docs/prepared-statements.md). A file differing that is
 # not listed here fails the test.
 KNOWN_TRANSACTION_MODE_LIMITS = {
-    "partition_prune": "EXECUTE of a prepared statement from dynamic SQL inside a "
-                       "PL/pgSQL function cannot be rewritten to the server-side name",
     "sequence": "currval()/lastval() in a later transaction than nextval() need the same "
                 "server; pgmux waits up to 250 ms for it, the churn clients may hold it longer",
     "constraints": "the same currval() limit (a column DEFAULT calls nextval() in one "
