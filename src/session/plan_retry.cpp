@@ -72,6 +72,9 @@ std::optional<std::string> ClientSession::invalidated_statement(const Verdict& v
 }
 
 bool ClientSession::on_plan_invalidated(const Verdict& v) {
+    // Session mode keeps the client's own names on its own server: the
+    // client handles the error as on a direct connection.
+    if (mode_ == config::PoolMode::kSession) return false;
     proxy_.counters.plan_invalidations.fetch_add(1, std::memory_order_relaxed);
     const auto name = invalidated_statement(v);
     if (!name) {
