@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
@@ -38,12 +39,30 @@ def log(msg):
 
 def start_pgmux(upstream, work_dir, pool_size, extra):
     listen = Endpoint("127.0.0.1", free_port())
+    admin = Endpoint("127.0.0.1", free_port())  # counters for the parse figures
     argv = [pgmux_binary(), "--listen", str(listen), "--upstream", str(upstream),
             "--pool-size", str(pool_size), "--pool-mode", "transaction",
-            "--max-client-conn", "50000", "--log-level", "warn", *extra]
-    proc = ProxyProcess("pgmux", argv, listen, None, os.path.join(work_dir, "pgmux.log"))
+            "--max-client-conn", "50000", "--log-level", "warn",
+            "--admin-listen", str(admin), *extra]
+    proc = ProxyProcess("pgmux", argv, listen, admin, os.path.join(work_dir, "pgmux.log"))
     proc.wait_ready()
     return proc
+
+
+PARSE_COUNTERS = ("pgmux_transactions_total", "pgmux_client_parses_total",
+                  "pgmux_server_parses_total", "pgmux_parses_saved_total")
+
+
+def pgmux_counters(admin):
+    """The counters behind the parses-per-transaction figures, from /metrics."""
+    url = f"http://{admin.host}:{admin.port}/metrics"
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in PARSE_COUNTERS:
+            values[name] = float(value)
+    return values
 
 
 def run_pgbench(endpoint, args, timeout):
@@ -62,8 +81,10 @@ def fmt_ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "-"
 
 
-def throughput(targets, modes, clients, duration, rounds):
-    """results[(mode, clients, target)] = list of pgbench stats."""
+def throughput(targets, modes, clients, duration, rounds, admins=None):
+    """results[(mode, clients, target)] = list of pgbench stats; for targets
+    in `admins` (name -> admin endpoint) the stats include the counter deltas."""
+    admins = admins or {}
     results = {}
     for rnd in range(rounds):
         for mode in modes:
@@ -72,7 +93,12 @@ def throughput(targets, modes, clients, duration, rounds):
                 order = targets[rnd % len(targets):] + targets[:rnd % len(targets)]
                 for name, endpoint in order:
                     args = ["-n", "-S", "-M", mode, "-c", n, "-j", min(2, n), "-T", duration]
+                    before = pgmux_counters(admins[name]) if name in admins else None
                     stats = run_pgbench(endpoint, args, timeout=duration * 3 + 60)
+                    if before is not None:
+                        after = pgmux_counters(admins[name])
+                        stats["counters"] = {k: after.get(k, 0) - before.get(k, 0)
+                                             for k in PARSE_COUNTERS}
                     results.setdefault((mode, n, name), []).append(stats)
                     shown = f"{stats['tps']:.0f} tps" if stats["ok"] else "FAILED " + stats["error"]
                     log(f"  round {rnd + 1} -S -M {mode:8} -c {n:3} {name:9} {shown}")
@@ -104,6 +130,32 @@ def print_throughput(results, modes, clients, names):
                   f"{fmt_ratio(tps.get('pgmux'), tps.get('direct'))} | "
                   f"{fmt_ratio(tps.get('pgmux'), tps.get('pgbouncer'))} | "
                   f"{fmt_ratio(tps.get('pgbouncer'), tps.get('direct'))} |")
+
+
+def print_parses(results, modes, clients):
+    """Parse messages per 1,000 transactions through pgmux (issue 5)."""
+    rows = []
+    for mode in modes:
+        if mode == "simple":
+            continue
+        for n in clients:
+            runs = [r for r in results.get((mode, n, "pgmux"), []) if r.get("counters")]
+            if not runs:
+                continue
+            c = {k: sum(r["counters"][k] for r in runs) for k in PARSE_COUNTERS}
+            tx = c["pgmux_transactions_total"]
+            if tx <= 0:
+                continue
+            per = lambda k: f"{c[k] * 1000 / tx:.2f}"  # noqa: E731
+            rows.append(f"| {mode} | {n} | {tx:.0f} | {per('pgmux_client_parses_total')} | "
+                        f"{per('pgmux_server_parses_total')} | {per('pgmux_parses_saved_total')} |")
+    if not rows:
+        return
+    print("\n## pgmux: named-statement parses per 1,000 transactions\n")
+    print("| mode | clients | transactions | client parses | parses sent to servers | parses saved |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(row)
 
 
 def idle_rss(poolers, count):
@@ -219,7 +271,8 @@ def main():
         results = {}
         if not a.only_connect:
             log(f"pgbench -S, {a.duration}s each, pool size {a.pool_size}, {a.rounds} round(s)")
-            results = throughput(targets, modes, clients, a.duration, a.rounds)
+            admins = {n: p.admin_endpoint for n, p in poolers if n == "pgmux"}
+            results = throughput(targets, modes, clients, a.duration, a.rounds, admins)
         idle = {}
         if a.idle_clients and poolers and not a.only_connect:
             log(f"idle clients: {a.idle_clients}")
@@ -238,6 +291,7 @@ def main():
               f"median of {a.rounds} round(s)")
         if results:
             print_throughput(results, modes, clients, names)
+            print_parses(results, modes, clients)
         if idle:
             print_idle(idle, a.idle_clients)
         print_connect(conn)

@@ -93,6 +93,9 @@ class ServerConnection {
     // Whose unnamed statement the backend holds (a token a client gets per
     // unnamed Parse; 0 = none or unknown).
     std::uint64_t unnamed_owner = 0;
+    // The pool's plan-invalidation epoch this connection's cache has caught up
+    // with (see Pool::apply_invalidations).
+    std::uint64_t invalidation_epoch = 0;
     // Set when the backend must not be reused (it has a pg_temp schema).
     bool discard_on_release = false;
 

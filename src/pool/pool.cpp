@@ -339,6 +339,31 @@ void Pool::remember_statement(const std::string& server_name) {
     known_statements_.insert(server_name);
 }
 
+void Pool::note_invalidated(const std::string& server_name) {
+    constexpr std::size_t kMaxRemembered = 256;
+    std::lock_guard lock(mu_);
+    const std::uint64_t epoch = invalidation_epoch_.load(std::memory_order_relaxed) + 1;
+    if (invalidated_.size() >= kMaxRemembered) invalidated_.pop_front();
+    invalidated_.emplace_back(epoch, server_name);
+    invalidation_epoch_.store(epoch, std::memory_order_release);
+}
+
+void Pool::apply_invalidations(backend::ServerConnection& server) const {
+    std::lock_guard lock(mu_);
+    const std::uint64_t epoch = invalidation_epoch_.load(std::memory_order_relaxed);
+    if (server.invalidation_epoch >= epoch) return;
+    const bool missed =
+        invalidated_.empty() || invalidated_.front().first > server.invalidation_epoch + 1;
+    if (missed) {
+        server.statements.mark_all_stale();
+    } else {
+        for (const auto& [at, name] : invalidated_) {
+            if (at > server.invalidation_epoch) server.statements.mark_stale(name);
+        }
+    }
+    server.invalidation_epoch = epoch;
+}
+
 PoolStats Pool::stats() const {
     std::lock_guard lock(mu_);
     return PoolStats{settings_.size,

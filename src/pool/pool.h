@@ -5,6 +5,7 @@
 // FIFO order, bounded by query_wait_timeout.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -119,6 +120,19 @@ class Pool : public std::enable_shared_from_this<Pool> {
     [[nodiscard]] bool statement_known(const std::string& server_name) const;
     void remember_statement(const std::string& server_name);
 
+    // A server reported that a statement's cached plan must not change
+    // result type (DDL changed what it returns): every server of the pool
+    // holding it must prepare it again. Servers learn of it when a client
+    // links them (apply_invalidations), so the check costs one atomic load
+    // per transaction.
+    void note_invalidated(const std::string& server_name);
+    [[nodiscard]] std::uint64_t invalidation_epoch() const noexcept {
+        return invalidation_epoch_.load(std::memory_order_acquire);
+    }
+    // Marks the statements invalidated since the server last caught up as
+    // stale in its cache (all of them if it fell too far behind).
+    void apply_invalidations(backend::ServerConnection& server) const;
+
     [[nodiscard]] PoolStats stats() const;
     // Copies of the idle and connecting connections, taken under the mutex.
     [[nodiscard]] std::vector<PooledServer> servers() const;
@@ -156,6 +170,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
     std::vector<std::pair<std::uint64_t, std::shared_ptr<Waiter>>> same_server_waiters_;
     std::map<std::string, ParameterList> login_cache_;  // bounded, see remember_login
     std::unordered_set<std::string> known_statements_;  // bounded, see remember_statement
+    // Recently invalidated statements with their epochs (bounded, under mu_).
+    std::deque<std::pair<std::uint64_t, std::string>> invalidated_;
+    std::atomic<std::uint64_t> invalidation_epoch_{0};
 };
 
 }  // namespace pgmux::pool

@@ -330,6 +330,10 @@ admin::MetricsSnapshot metrics_snapshot(const session::ProxyContext& proxy, cons
     m.set_replayed_total = static_cast<double>(total.replay().statements_replayed);
     m.reprepares_total = counter(c.reprepares);
     m.parses_saved_total = counter(c.parses_saved);
+    m.client_parses_total = counter(c.client_parses);
+    m.server_parses_total = counter(c.server_parses);
+    m.plan_invalidations_total = counter(c.plan_invalidations);
+    m.plan_invalidation_retries_total = counter(c.plan_invalidation_retries);
     m.prepared_statement_cache_hits_total = counter(c.statement_cache_hits);
     m.prepared_statement_cache_misses_total = counter(c.statement_cache_misses);
     m.prepared_statement_cache_evictions_total = counter(c.statement_cache_evictions);

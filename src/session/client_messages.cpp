@@ -201,46 +201,8 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
         }
         rewritten.clear();
         forward_verbatim_ = false;
-        if (mode_ == config::PoolMode::kSession && forward_in_session_mode(f)) {
-            forward_as_is(f, rewritten);  // the session owns its server: names need no mapping
-        } else {
-            switch (f.type) {
-                case msg::kQuery:
-                    on_query(f, rewritten);
-                    break;
-                case msg::kParse:
-                    on_parse(f, rewritten);
-                    break;
-                case msg::kBind:
-                    on_bind(f, rewritten);
-                    break;
-                case msg::kDescribe:
-                    on_describe(f, rewritten);
-                    break;
-                case msg::kClose:
-                    on_close(f, rewritten);
-                    break;
-                case msg::kExecute:
-                    on_execute(f, rewritten);
-                    break;
-                case msg::kSync:
-                    expect(PendingReply{.expect = Expect::kSync});
-                    unsynced_ = false;
-                    forward_as_is(f, rewritten);
-                    break;
-                case msg::kFunctionCall:
-                    expect(PendingReply{.expect = Expect::kFunctionCall});
-                    forward_as_is(f, rewritten);
-                    break;
-                case msg::kFlush:
-                    unsynced_ = true;
-                    forward_as_is(f, rewritten);
-                    break;
-                default:  // COPY data flows through untouched
-                    forward_as_is(f, rewritten);
-                    break;
-            }
-        }
+        dispatch_client_message(f, rewritten);
+        if (retry_recording_ == RetryRecording::kRecording) record_for_retry(f);
         if (!last_classified_.empty()) {  // only ever for the message just handled
             last_classified_ = {};
             last_classification_.reset();
@@ -260,6 +222,50 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
     flush_verbatim();
     if (server_) server_->out().flush();
     co_return pos;
+}
+
+void ClientSession::dispatch_client_message(const protocol::Frame& f, std::string& to_server) {
+    if (mode_ == config::PoolMode::kSession && forward_in_session_mode(f)) {
+        forward_as_is(f, to_server);  // the session owns its server: names need no mapping
+    } else {
+        switch (f.type) {
+            case msg::kQuery:
+                on_query(f, to_server);
+                break;
+            case msg::kParse:
+                on_parse(f, to_server);
+                break;
+            case msg::kBind:
+                on_bind(f, to_server);
+                break;
+            case msg::kDescribe:
+                on_describe(f, to_server);
+                break;
+            case msg::kClose:
+                on_close(f, to_server);
+                break;
+            case msg::kExecute:
+                on_execute(f, to_server);
+                break;
+            case msg::kSync:
+                expect(PendingReply{.expect = Expect::kSync});
+                unsynced_ = false;
+                batch_bound_ = false;
+                forward_as_is(f, to_server);
+                break;
+            case msg::kFunctionCall:
+                expect(PendingReply{.expect = Expect::kFunctionCall});
+                forward_as_is(f, to_server);
+                break;
+            case msg::kFlush:
+                unsynced_ = true;
+                forward_as_is(f, to_server);
+                break;
+            default:  // COPY data flows through untouched
+                forward_as_is(f, to_server);
+                break;
+        }
+    }
 }
 
 std::size_t ClientSession::answer_without_server(std::string_view data) {
@@ -388,7 +394,11 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
     if (!statements_.empty()) {
         deallocates = alias_for_dynamic_sql(rewritten.empty() ? sql : rewritten, to_server);
     }
+    // An EXECUTE that may have to run again if its plan was invalidated.
+    const bool retryable =
+        classification && !rewritten.empty() && sql_execute_retryable(*classification, f);
     expect(PendingReply{.expect = Expect::kQuery,
+                        .inspect = retryable ? Inspect::kPlanRetry : Inspect::kNone,
                         .classification = std::move(classification),
                         .text_shifts = rewritten.empty() ? nullptr : take_text_shifts()});
     if (rewritten.empty()) {
@@ -499,10 +509,12 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     const bool added = !server_->statements.contains(ps->server_name);
     if (added) {
         proxy_.counters.statement_cache_misses.fetch_add(1, std::memory_order_relaxed);
+        if (server_->statements.take_stale(ps->server_name)) {
+            close_on_server(ps->server_name, to_server);  // its plan was invalidated
+        }
         if (auto evicted = server_->statements.insert(ps->server_name)) {
             proxy_.counters.statement_cache_evictions.fetch_add(1, std::memory_order_relaxed);
-            append_message(to_server, msg::kClose, {"S", *evicted, std::string_view("\0", 1)});
-            expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
+            close_on_server(*evicted, to_server);
         }
     }
     proxy_.counters.server_parses.fetch_add(1, std::memory_order_relaxed);
@@ -535,8 +547,13 @@ void ClientSession::forward_as_is(const protocol::Frame& f, std::string& to_serv
     }
 }
 
+void ClientSession::close_on_server(const std::string& name, std::string& to_server) {
+    append_message(to_server, msg::kClose, {"S", name, std::string_view("\0", 1)});
+    expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
+}
+
 bool ClientSession::server_lacks(const statements::PreparedStatement& ps,
-                                 std::optional<std::string>& evicted) {
+                                 std::optional<std::string>& evicted, bool& stale) {
     if (server_->statements.contains(ps.server_name)) {
         server_->statements.touch(ps.server_name);
         proxy_.counters.statement_cache_hits.fetch_add(1, std::memory_order_relaxed);
@@ -545,6 +562,7 @@ bool ClientSession::server_lacks(const statements::PreparedStatement& ps,
     proxy_.counters.statement_cache_misses.fetch_add(1, std::memory_order_relaxed);
     proxy_.counters.reprepares.fetch_add(1, std::memory_order_relaxed);
     proxy_.counters.server_parses.fetch_add(1, std::memory_order_relaxed);
+    stale = server_->statements.take_stale(ps.server_name);
     evicted = server_->statements.insert(ps.server_name);
     if (evicted) proxy_.counters.statement_cache_evictions.fetch_add(1, std::memory_order_relaxed);
     return true;
@@ -554,11 +572,10 @@ void ClientSession::ensure_prepared(const statements::PreparedStatement& ps,
                                     std::string& to_server) {
     ensure_dependencies(ps, to_server);
     std::optional<std::string> evicted;
-    if (!server_lacks(ps, evicted)) return;
-    if (evicted) {
-        append_message(to_server, msg::kClose, {"S", *evicted, std::string_view("\0", 1)});
-        expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
-    }
+    bool stale = false;
+    if (!server_lacks(ps, evicted, stale)) return;
+    if (stale) close_on_server(ps.server_name, to_server);  // its plan was invalidated
+    if (evicted) close_on_server(*evicted, to_server);
     to_server += ps.parse_message;
     expect(PendingReply{.expect = Expect::kParse,
                         .action = Action::kSwallow,
@@ -615,6 +632,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
             return;
         }
         remember_portal(*portal, unnamed_->classification, rest);
+        batch_bound_ = true;
         expect(PendingReply{.expect = Expect::kBind});
         forward_as_is(f, to_server);
         return;
@@ -631,7 +649,17 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
     append_message(
         to_server, msg::kBind,
         {*portal, std::string_view("\0", 1), ps.server_name, std::string_view("\0", 1), rest});
-    expect(PendingReply{.expect = Expect::kBind});
+    PendingReply reply{.expect = Expect::kBind, .statement_key = ps.key};
+    if (!batch_bound_ && tx_status_ == 'I' && !rerunning_) {
+        // The first Bind of a batch that begins an implicit transaction: keep
+        // the batch's messages in case the statement's plan was invalidated
+        // and the batch can run again (plan_retry.cpp).
+        reply.inspect = Inspect::kPlanRetry;
+        retry_batch_.clear();
+        retry_recording_ = RetryRecording::kRecording;
+    }
+    batch_bound_ = true;
+    expect(std::move(reply));
 }
 
 void ClientSession::on_describe(const protocol::Frame& f, std::string& to_server) {
@@ -662,7 +690,7 @@ void ClientSession::on_describe(const protocol::Frame& f, std::string& to_server
     ensure_prepared(*it->second, to_server);
     append_message(to_server, msg::kDescribe,
                    {"S", it->second->server_name, std::string_view("\0", 1)});
-    expect(PendingReply{.expect = Expect::kDescribe});
+    expect(PendingReply{.expect = Expect::kDescribe, .statement_key = it->second->key});
 }
 
 void ClientSession::on_close(const protocol::Frame& f, std::string& to_server) {
@@ -699,6 +727,7 @@ void ClientSession::remember_portal(std::string_view portal,
 
 void ClientSession::on_execute(const protocol::Frame& f, std::string& to_server) {
     unsynced_ = true;
+    batch_bound_ = true;
     proxy_.counters.queries.fetch_add(1, std::memory_order_relaxed);
     protocol::BodyReader r(f.body);
     PendingReply reply{.expect = Expect::kExecute};

@@ -148,6 +148,9 @@ asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
     server_ = std::move(conn);
     last_server_id_ = server_->id();
     tx_status_ = 'I';
+    if (server_->invalidation_epoch != pool_->invalidation_epoch()) [[unlikely]] {
+        pool_->apply_invalidations(*server_);  // statements other servers found invalidated
+    }
     link_stamp_ = RequestTimes::Stamp{started, linked};  // requests arrived as the borrow began
     append_replay(*server_);
     start_relay();

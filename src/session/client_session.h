@@ -91,6 +91,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Answers a Parse/Close...Sync batch without a server when it can;
     // returns the bytes consumed (0: a server is needed).
     [[nodiscard]] std::size_t answer_without_server(std::string_view data);
+    // Handles one client message bound for the server (also when a batch
+    // runs again after a plan invalidation).
+    void dispatch_client_message(const protocol::Frame& f, std::string& to_server);
     void on_query(const protocol::Frame& f, std::string& to_server);
     // Session mode: handles messages that need no rewriting; false for the rest.
     bool forward_in_session_mode(const protocol::Frame& f);
@@ -147,7 +150,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Cache bookkeeping shared by both ways of preparing: false when the
     // server already holds `ps`; otherwise records it and sets `evicted` to
     // the statement the caller must drop to make room.
-    bool server_lacks(const statements::PreparedStatement& ps, std::optional<std::string>& evicted);
+    // `stale` is set when the server holds the statement with an invalidated
+    // plan: the caller must Close (or DEALLOCATE) it before preparing it again.
+    bool server_lacks(const statements::PreparedStatement& ps, std::optional<std::string>& evicted,
+                      bool& stale);
+    // Closes a server statement (extended protocol, replies hidden).
+    void close_on_server(const std::string& name, std::string& to_server);
     // Makes the server hold this client's unnamed statement; false if it has none.
     bool ensure_unnamed(std::string& to_server);
     // Makes the server fail the current extended-protocol batch with our own
@@ -172,6 +180,22 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     [[nodiscard]] RequestTimes::Stamp request_stamp();
     void reply_wait_failure(const pool::AcquireError& error);
     void finish();
+
+    // plan_retry.cpp: statements whose cached plan a server invalidated
+    // ("cached plan must not change result type").
+    // Keeps a message of the batch being recorded (see retry_batch_).
+    void record_for_retry(const protocol::Frame& f);
+    // Whether a Query whose names were rewritten is an EXECUTE that may run
+    // again; records it if so.
+    [[nodiscard]] bool sql_execute_retryable(const parser::Classification& c,
+                                             const protocol::Frame& f);
+    // Called for the error: marks the statement stale on every server of the
+    // pool and, when that is safe, runs the failed request again. True when
+    // it did (the error is then hidden from the client).
+    bool on_plan_invalidated(const Verdict& v);
+    [[nodiscard]] std::optional<std::string> invalidated_statement(const Verdict& v) const;
+    [[nodiscard]] bool can_rerun(const Verdict& v, const std::string& server_name) const;
+    void rerun_recorded_request();
 
     // relay.cpp: the server side of the relay.
     // Reads the linked server once (a read is always outstanding while one
@@ -246,6 +270,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // A re-PREPARE pgmux injected failed (the table is gone): the client's
     // EXECUTE then fails too, and is shown this error, as PostgreSQL would.
     std::string substitute_error_;
+    // The client messages of the last request that may run again after a
+    // plan invalidation: from the first Bind of a batch begun while idle to
+    // its Sync, or an EXECUTE Query. Reused; at most kMaxRetryBatch bytes.
+    enum class RetryRecording : std::uint8_t { kOff, kRecording, kComplete };
+    RetryRecording retry_recording_ = RetryRecording::kOff;
+    std::string retry_batch_;
+    bool batch_bound_ = false;  // a Bind or Execute was sent since the last Sync
+    bool rerunning_ = false;    // messages come from retry_batch_, not the client
     // Portal -> what executing it does (cleared when the transaction ends).
     struct PortalInfo {
         std::shared_ptr<const parser::Classification> classification;

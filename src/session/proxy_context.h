@@ -47,6 +47,8 @@ struct Counters {
     std::atomic<std::uint64_t> statement_cache_misses{0};
     std::atomic<std::uint64_t> statement_cache_evictions{0};
     std::atomic<std::uint64_t> reprepares{0};
+    std::atomic<std::uint64_t> plan_invalidations{0};
+    std::atomic<std::uint64_t> plan_invalidation_retries{0};
     std::atomic<std::uint64_t> unparsed_statements{0};
 };
 

@@ -12,6 +12,7 @@
 #include "protocol/wire.h"
 #include "runtime/log.h"
 #include "session/client_session.h"
+#include "session/plan_invalidation.h"
 
 namespace pgmux::session {
 
@@ -165,6 +166,13 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
         }
         const protocol::Frame& f = r.frame;
         Verdict v = tracker_.on_server_message(f.type, f.body);
+        if (f.type == msg::kErrorResponse && v.forward &&
+            v.event.kind == ReplyEvent::Kind::kStatementFailed && is_plan_invalidation(f.body) &&
+            on_plan_invalidated(v)) [[unlikely]] {
+            forward_pending();  // the request runs again: its error is not the client's
+            pos += r.consumed;
+            continue;
+        }
         on_server_message_seen(f, v);
         if (f.type == msg::kErrorResponse && v.forward && !substitute_error_.empty()) {
             v.replacement = std::move(substitute_error_);

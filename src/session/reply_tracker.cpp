@@ -46,6 +46,7 @@ void TrackedReply::assign(PendingReply&& r) {
     action = r.action;
     inspect = r.inspect;
     next_statement = r.next_statement;
+    statement_key = r.statement_key;
     classification = std::move(r.classification);
     bind_values = std::move(r.bind_values);
     if (!r.synthesized.empty() || !r.client_statement.empty() || !r.server_statement.empty() ||
@@ -70,6 +71,7 @@ void ReplyRing::push(PendingReply&& r) {
             to.action = from.action;
             to.inspect = from.inspect;
             to.next_statement = from.next_statement;
+            to.statement_key = from.statement_key;
             to.classification = from.classification;
             to.bind_values = from.bind_values;
             if (from.detail) to.detail = std::make_unique<TrackedReply::Detail>(*from.detail);

@@ -51,6 +51,8 @@ enum class Inspect : std::uint8_t {
     kVerification,
     kReplay,
     kPrepareForClient,  // its error explains the client's next error
+    kPlanRetry,         // may be run again if its statement's plan was invalidated
+                        // (plan_invalidation.cpp)
 };
 
 struct PendingReply {
@@ -62,6 +64,9 @@ struct PendingReply {
     // statement, matched to CommandCompletes in order; Execute: one).
     std::shared_ptr<const parser::Classification> classification;
     std::uint32_t next_statement = 0;
+    // Bind/Describe of a named statement: statements::statement_key() of the
+    // server statement, to find it again if the server reports its plan invalid.
+    std::uint64_t statement_key = 0;
     // Prepared-statement bookkeeping to undo when the server refuses a Parse.
     std::string client_statement;
     std::string server_statement;
@@ -92,6 +97,7 @@ struct TrackedReply {
     Action action = Action::kForward;
     Inspect inspect = Inspect::kNone;
     std::uint32_t next_statement = 0;
+    std::uint64_t statement_key = 0;
     std::shared_ptr<const parser::Classification> classification;
     std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
     std::unique_ptr<Detail> detail;
@@ -185,6 +191,14 @@ class ReplyTracker {
 
     // Whether the entry at the head hides its replies from the client.
     [[nodiscard]] bool head_swallows() const noexcept;
+    // Hides the rest of the head entry's replies (its ReadyForQuery), errors
+    // included: the request is being run again.
+    void swallow_head() noexcept {
+        if (!pending_.empty()) pending_.front().action = Action::kSwallowAll;
+    }
+    [[nodiscard]] Expect head_expect() const noexcept {
+        return pending_.empty() ? Expect::kQuery : pending_.front().expect;
+    }
 
   private:
     void fail_until_sync();

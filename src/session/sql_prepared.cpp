@@ -81,7 +81,9 @@ std::string ClientSession::alias_for_dynamic_sql(std::string_view sql, std::stri
 void ClientSession::ensure_prepared_for_query(const statements::PreparedStatement& ps,
                                               std::string& to_server) {
     std::optional<std::string> evicted;
-    if (!server_lacks(ps, evicted)) return;
+    bool stale = false;
+    if (!server_lacks(ps, evicted, stale)) return;
+    if (stale) inject_query("DEALLOCATE " + ps.server_name, to_server);  // plan invalidated
     if (evicted) inject_query("DEALLOCATE " + *evicted, to_server);
     if (!ps.prepare_sql.empty()) {
         inject_query(ps.prepare_sql, to_server, Inspect::kPrepareForClient, ps.server_name);
@@ -121,7 +123,8 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
                     sql.substr(st.body_location, st.body_length), st.prepared_body);
                 std::const_pointer_cast<statements::PreparedStatement>(made)->client_text = sql;
                 auto ps = std::move(made);
-                if (server_->statements.contains(ps->server_name)) {
+                if (server_->statements.contains(ps->server_name) ||
+                    server_->statements.take_stale(ps->server_name)) {
                     // Another client's identical statement: recreate it, so
                     // that the client's PREPARE runs (and reports) for real.
                     inject_query("DEALLOCATE " + ps->server_name, to_server);
@@ -210,13 +213,12 @@ void ClientSession::ensure_dependencies(const statements::PreparedStatement& ps,
             continue;
         }
         std::optional<std::string> evicted;
-        if (!server_lacks(*dep, evicted)) continue;
+        bool stale = false;
+        if (!server_lacks(*dep, evicted, stale)) continue;
         // Runs the SQL PREPARE through the unnamed statement (extended
         // protocol, so it may sit inside the client's batch); replies hidden.
-        if (evicted) {
-            append_message(to_server, msg::kClose, {"S", *evicted, std::string_view("\0", 1)});
-            expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
-        }
+        if (stale) close_on_server(dep->server_name, to_server);  // plan invalidated
+        if (evicted) close_on_server(*evicted, to_server);
         append_message(
             to_server, msg::kParse,
             {std::string_view("\0", 1), dep->prepare_sql, std::string_view("\0\0\0", 3)});

@@ -34,6 +34,7 @@ std::shared_ptr<const PreparedStatement> make_prepared_statement(
     std::shared_ptr<const parser::Classification> classification) {
     auto ps = std::make_shared<PreparedStatement>();
     ps->server_name = content_name(query, param_types);
+    ps->key = statement_key(ps->server_name);
     ps->query.assign(query);
     ps->param_types.assign(param_types);
     ps->classification = std::move(classification);
@@ -68,6 +69,7 @@ std::shared_ptr<const PreparedStatement> make_sql_prepared_statement(
     // "SQL" keeps these apart from protocol-level statements of the same text,
     // whose parameter types are OIDs rather than type names.
     ps->server_name = content_name(body, std::string("SQL ") + std::string(types));
+    ps->key = statement_key(ps->server_name);
     ps->query.assign(body);
     ps->prepare_sql = "PREPARE " + ps->server_name;
     if (!types.empty()) ps->prepare_sql += " " + std::string(types);
@@ -76,38 +78,93 @@ std::shared_ptr<const PreparedStatement> make_sql_prepared_statement(
     return ps;
 }
 
+std::uint64_t statement_key(std::string_view server_name) noexcept {
+    static constexpr std::string_view kPrefix = "pgmux_";
+    if (server_name.size() < kPrefix.size() + 16 || !server_name.starts_with(kPrefix)) return 0;
+    std::uint64_t key = 0;
+    for (std::size_t i = kPrefix.size(); i < kPrefix.size() + 16; ++i) {
+        const char c = server_name[i];
+        std::uint64_t digit = 0;
+        if (c >= '0' && c <= '9') {
+            digit = static_cast<std::uint64_t>(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            digit = static_cast<std::uint64_t>(c - 'a' + 10);
+        } else {
+            return 0;
+        }
+        key = (key << 4) | digit;
+    }
+    return key;
+}
+
 void ServerStatementCache::touch(const std::string& name) {
     auto it = index_.find(name);
     if (it == index_.end()) return;
-    order_.splice(order_.begin(), order_, it->second);
+    order_.splice(order_.begin(), order_, it->second.at);
 }
 
 std::optional<std::string> ServerStatementCache::insert(const std::string& name) {
     if (auto it = index_.find(name); it != index_.end()) {
-        order_.splice(order_.begin(), order_, it->second);
+        order_.splice(order_.begin(), order_, it->second.at);
         return std::nullopt;
     }
     std::optional<std::string> evicted;
     if (capacity_ > 0 && index_.size() >= capacity_) {
         evicted = order_.back();
-        index_.erase(order_.back());
-        order_.pop_back();
+        drop(index_.find(order_.back()));
     }
     order_.push_front(name);
-    index_.emplace(name, order_.begin());
+    index_.emplace(name, Entry{order_.begin()});
     return evicted;
+}
+
+void ServerStatementCache::drop(std::unordered_map<std::string, Entry>::iterator it) {
+    if (it->second.stale) --stale_count_;
+    order_.erase(it->second.at);
+    index_.erase(it);
 }
 
 void ServerStatementCache::erase(const std::string& name) {
     auto it = index_.find(name);
     if (it == index_.end()) return;
-    order_.erase(it->second);
-    index_.erase(it);
+    drop(it);
 }
 
 void ServerStatementCache::clear() {
     order_.clear();
     index_.clear();
+    stale_count_ = 0;
+}
+
+bool ServerStatementCache::mark_stale(const std::string& name) {
+    auto it = index_.find(name);
+    if (it == index_.end()) return false;
+    if (!it->second.stale) {
+        it->second.stale = true;
+        ++stale_count_;
+    }
+    return true;
+}
+
+void ServerStatementCache::mark_all_stale() {
+    for (auto& [name, entry] : index_) entry.stale = true;
+    stale_count_ = index_.size();
+}
+
+bool ServerStatementCache::take_stale(const std::string& name) {
+    if (stale_count_ == 0) return false;
+    auto it = index_.find(name);
+    if (it == index_.end() || !it->second.stale) return false;
+    drop(it);
+    return true;
+}
+
+std::optional<std::string> ServerStatementCache::find_by_key(std::uint64_t key) const {
+    if (key == 0) return std::nullopt;
+    for (const auto& name : order_) {
+        if (statement_key(name) == key) return name;
+    }
+    return std::nullopt;
 }
 
 }  // namespace pgmux::statements

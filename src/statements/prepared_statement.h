@@ -22,6 +22,7 @@ namespace pgmux::statements {
 
 struct PreparedStatement {
     std::string server_name;  // "pgmux_" + content hash
+    std::uint64_t key = 0;    // statement_key(server_name): names it in reply-tracker entries
     std::string query;
     std::string param_types;    // the Parse message's raw int16 count + int32 OIDs
     std::string parse_message;  // a complete Parse message naming server_name
@@ -57,6 +58,11 @@ struct PreparedStatement {
     std::string_view types, std::string_view body,
     std::shared_ptr<const parser::Statement> sql_body);
 
+// The first 64 bits of a server statement's content hash (0 for names that
+// are not pgmux's): small enough to keep in every reply-tracker entry, and
+// enough to find the name again among one server's statements.
+[[nodiscard]] std::uint64_t statement_key(std::string_view server_name) noexcept;
+
 // The server-side statements one server connection holds, least recently used
 // first out. Bounded: adding past the capacity evicts, and the caller must
 // Close the evicted statement on the server.
@@ -64,20 +70,46 @@ class ServerStatementCache {
   public:
     explicit ServerStatementCache(std::size_t capacity) : capacity_(capacity) {}
 
-    [[nodiscard]] bool contains(const std::string& name) const { return index_.contains(name); }
+    // Whether the server holds the statement in a usable state.
+    [[nodiscard]] bool contains(const std::string& name) const {
+        const auto it = index_.find(name);
+        return it != index_.end() && !it->second.stale;
+    }
     // Marks a statement as just used (no-op when absent).
     void touch(const std::string& name);
-    // Records a statement; returns the statement evicted to make room, if any.
+    // Records a statement; returns the statement evicted to make room, if any
+    // (stale ones included: the server still holds them).
     [[nodiscard]] std::optional<std::string> insert(const std::string& name);
     void erase(const std::string& name);
     void clear();
     [[nodiscard]] std::size_t size() const noexcept { return index_.size(); }
     void set_capacity(std::size_t capacity) noexcept { capacity_ = capacity; }
 
+    // A statement the server still holds but cannot execute any more (its
+    // cached plan would change result type): contains() is false from now
+    // on, and whoever prepares it again must Close it first. Returns false
+    // when the cache does not know the statement.
+    bool mark_stale(const std::string& name);
+    void mark_all_stale();
+    // Before preparing `name` again: true (and forgets it) when it is stale,
+    // so the caller must Close it on the server first. Costs nothing while
+    // no statement is stale.
+    [[nodiscard]] bool take_stale(const std::string& name);
+    [[nodiscard]] std::size_t stale_count() const noexcept { return stale_count_; }
+    // The statement whose statement_key() is `key`, if this server holds it.
+    [[nodiscard]] std::optional<std::string> find_by_key(std::uint64_t key) const;
+
   private:
+    struct Entry {
+        std::list<std::string>::iterator at;
+        bool stale = false;
+    };
+    void drop(std::unordered_map<std::string, Entry>::iterator it);
+
     std::size_t capacity_;
+    std::size_t stale_count_ = 0;
     std::list<std::string> order_;  // front = most recently used
-    std::unordered_map<std::string, std::list<std::string>::iterator> index_;
+    std::unordered_map<std::string, Entry> index_;
 };
 
 }  // namespace pgmux::statements

@@ -37,5 +37,63 @@ TEST(PreparedStatement, NameDependsOnTextAndTypes) {
     EXPECT_EQ(a->parse_message.substr(a->parse_message.size() - 2), no_types);
 }
 
+TEST(ServerStatementCache, StaleStatementsAreNotUsableAndClosedOnce) {
+    ServerStatementCache c(2);
+    EXPECT_FALSE(c.take_stale("a"));  // nothing stale: no lookup, no effect
+    EXPECT_FALSE(c.insert("a"));
+    EXPECT_FALSE(c.insert("b"));
+    EXPECT_FALSE(c.mark_stale("x"));  // unknown to this server
+    EXPECT_TRUE(c.mark_stale("a"));
+    EXPECT_TRUE(c.mark_stale("a"));
+    EXPECT_EQ(c.stale_count(), 1u);
+    EXPECT_FALSE(c.contains("a"));  // the server would fail it
+    EXPECT_TRUE(c.contains("b"));
+    EXPECT_EQ(c.size(), 2u);  // still held by the server, still takes room
+    EXPECT_FALSE(c.take_stale("b"));
+    EXPECT_TRUE(c.take_stale("a"));  // the caller Closes it now
+    EXPECT_FALSE(c.take_stale("a"));
+    EXPECT_EQ(c.stale_count(), 0u);
+    EXPECT_EQ(c.size(), 1u);
+    EXPECT_FALSE(c.insert("a"));
+    EXPECT_TRUE(c.contains("a"));
+}
+
+TEST(ServerStatementCache, EvictingOrErasingAStaleStatementForgetsIt) {
+    ServerStatementCache c(2);
+    EXPECT_FALSE(c.insert("a"));
+    EXPECT_FALSE(c.insert("b"));
+    c.mark_stale("a");
+    auto evicted = c.insert("c");  // "a" is least recently used: Closed by the caller
+    ASSERT_TRUE(evicted);
+    EXPECT_EQ(*evicted, "a");
+    EXPECT_EQ(c.stale_count(), 0u);
+    c.mark_all_stale();
+    EXPECT_EQ(c.stale_count(), 2u);
+    EXPECT_FALSE(c.contains("b"));
+    c.erase("b");
+    EXPECT_EQ(c.stale_count(), 1u);
+    c.clear();
+    EXPECT_EQ(c.stale_count(), 0u);
+}
+
+TEST(PreparedStatement, KeyFindsTheServerName) {
+    const std::string no_types("\0\0", 2);
+    auto a = make_prepared_statement("SELECT * FROM t", no_types, nullptr);
+    auto b = make_sql_prepared_statement("", "SELECT * FROM t", nullptr);
+    EXPECT_NE(a->key, 0u);
+    EXPECT_NE(a->key, b->key);
+    EXPECT_EQ(statement_key(a->server_name), a->key);
+    EXPECT_EQ(statement_key("S_1"), 0u);
+    EXPECT_EQ(statement_key("pgmux_zz"), 0u);
+    ServerStatementCache c(8);
+    EXPECT_FALSE(c.insert("other"));
+    EXPECT_FALSE(c.find_by_key(a->key));
+    EXPECT_FALSE(c.insert(a->server_name));
+    EXPECT_FALSE(c.insert(b->server_name));
+    EXPECT_EQ(c.find_by_key(a->key), a->server_name);
+    EXPECT_EQ(c.find_by_key(b->key), b->server_name);
+    EXPECT_FALSE(c.find_by_key(0));
+}
+
 }  // namespace
 }  // namespace pgmux::statements

@@ -58,6 +58,10 @@ namespace pgmux::admin {
     COUNTER(set_replayed_total, "", "SET statements sent as part of replays.")                    \
     COUNTER(reprepares_total, "", "Prepared statements parsed again on another server.")          \
     COUNTER(parses_saved_total, "", "Parse messages not sent because the server had the statement.") \
+    COUNTER(client_parses_total, "", "Parse messages (named or unnamed) and SQL PREPAREs received from clients.") \
+    COUNTER(server_parses_total, "", "Named statements pgmux prepared on servers (Parse, PREPARE).") \
+    COUNTER(plan_invalidations_total, "", "Statements a server found invalidated (cached plan must not change result type); prepared again.") \
+    COUNTER(plan_invalidation_retries_total, "", "Requests pgmux ran again transparently after a plan invalidation.") \
     COUNTER(prepared_statement_cache_hits_total, "", "Server prepared-statement cache hits.")      \
     COUNTER(prepared_statement_cache_misses_total, "", "Server prepared-statement cache misses.")  \
     COUNTER(prepared_statement_cache_evictions_total, "", "Server prepared-statement cache evictions.") \
