@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <cstring>
+
 namespace pgmux::session {
 
 CancelKey CancelRegistry::add(const std::shared_ptr<ClientSession>& session) {
@@ -14,8 +16,17 @@ CancelKey CancelRegistry::add(const std::shared_ptr<ClientSession>& session) {
     } while (entries_.contains(key.pid));
     // The secret is what stops other users from cancelling this client's
     // queries, so it comes from the CSPRNG, not from the pid generator.
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&key.secret), sizeof key.secret) != 1) {
-        key.secret = secret_dist(rng_);
+    if (random_used_ + sizeof key.secret > random_.size()) {
+        if (RAND_bytes(random_.data(), static_cast<int>(random_.size())) == 1) {
+            random_used_ = 0;
+        }
+    }
+    if (random_used_ + sizeof key.secret <= random_.size()) {
+        std::memcpy(&key.secret, random_.data() + random_used_, sizeof key.secret);
+        std::memset(random_.data() + random_used_, 0, sizeof key.secret);  // used once
+        random_used_ += sizeof key.secret;
+    } else {
+        key.secret = secret_dist(rng_);  // the CSPRNG failed
     }
     entries_.emplace(key.pid, Entry{key.secret, session});
     return key;

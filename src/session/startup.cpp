@@ -317,6 +317,7 @@ void ClientSession::send_login_reply(const pool::Pool::ParameterList& parameters
     cancel_key_ = proxy_.cancels.add(shared_from_this());
     registered_cancel_ = true;
     std::string hello;
+    hello.reserve(512);  // AuthenticationOk, ~14 ParameterStatus, BackendKeyData, ReadyForQuery
     protocol::append_authentication(hello, 0);
     for (const auto& [name, value] : parameters) {
         protocol::append_parameter_status(hello, name, value);
