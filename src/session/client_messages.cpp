@@ -394,11 +394,10 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
     if (!statements_.empty()) {
         deallocates = alias_for_dynamic_sql(rewritten.empty() ? sql : rewritten, to_server);
     }
-    // An EXECUTE that may have to run again if its plan was invalidated.
-    const bool retryable =
-        classification && !rewritten.empty() && sql_execute_retryable(*classification, f);
+    // SQL EXECUTE is never retried after a plan invalidation: PostgreSQL
+    // refuses it on a direct connection (its regress file plancache expects
+    // the error), so pgmux passes the error on and re-prepares afterwards.
     expect(PendingReply{.expect = Expect::kQuery,
-                        .inspect = retryable ? Inspect::kPlanRetry : Inspect::kNone,
                         .classification = std::move(classification),
                         .text_shifts = rewritten.empty() ? nullptr : take_text_shifts()});
     if (rewritten.empty()) {

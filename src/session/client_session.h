@@ -185,10 +185,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // ("cached plan must not change result type").
     // Keeps a message of the batch being recorded (see retry_batch_).
     void record_for_retry(const protocol::Frame& f);
-    // Whether a Query whose names were rewritten is an EXECUTE that may run
-    // again; records it if so.
-    [[nodiscard]] bool sql_execute_retryable(const parser::Classification& c,
-                                             const protocol::Frame& f);
     // Called for the error: marks the statement stale on every server of the
     // pool and, when that is safe, runs the failed request again. True when
     // it did (the error is then hidden from the client).

@@ -43,20 +43,6 @@ void ClientSession::record_for_retry(const protocol::Frame& f) {
     if (f.type == msg::kSync) retry_recording_ = RetryRecording::kComplete;
 }
 
-bool ClientSession::sql_execute_retryable(const parser::Classification& c,
-                                          const protocol::Frame& f) {
-    // The first statement must be the EXECUTE: a statement before it in the
-    // same Query would have run in the same implicit transaction.
-    if (rerunning_ || tx_status_ != 'I' || unsynced_ || c.statements.empty() ||
-        c.statements.front().kind != parser::StatementKind::execute ||
-        f.raw.size() > kMaxRetryBatch) {
-        return false;
-    }
-    retry_batch_.assign(f.raw);
-    retry_recording_ = RetryRecording::kComplete;
-    return true;
-}
-
 std::optional<std::string> ClientSession::invalidated_statement(const Verdict& v) const {
     if (v.entry == nullptr) return std::nullopt;
     if (v.entry->statement_key != 0) {
