@@ -1,28 +1,13 @@
 """libpq pipeline mode through pgmux: many Syncs in flight, an error inside a
 pipeline (the server skips to the next Sync), Flush, and pgbench pipelines."""
-import select
-import time
 
 import pytest
 from psycopg import pq
 
-from harness.clients import connect, parse_pgbench, pgbench, psql
+from harness.clients import connect, next_result, parse_pgbench, pgbench, psql
 
 pytestmark = pytest.mark.timeout(180)
 ES = pq.ExecStatus
-
-
-def next_result(pgconn, timeout=20.0):
-    """PQgetResult without blocking in C (so a hung proxy fails the test)."""
-    deadline = time.monotonic() + timeout
-    while pgconn.is_busy():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("no pipeline result within %ss" % timeout)
-        readable, _, _ = select.select([pgconn.socket], [], [], remaining)
-        if readable:
-            pgconn.consume_input()
-    return pgconn.get_result()
 
 
 def collect(pgconn, syncs):

@@ -9,8 +9,6 @@ prepared again on every server for its next execution (see
 docs/prepared-statements.md). asyncpg's own retry must work as on a direct
 connection."""
 import asyncio
-import select
-import time
 import urllib.request
 
 import asyncpg
@@ -18,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import pq
 
-from harness.clients import connect
+from harness.clients import connect, next_result
 from harness.wire import RawConnection, error_fields, query_message
 
 pytestmark = pytest.mark.timeout(120)
@@ -156,18 +154,6 @@ def test_asyncpg_behaves_as_on_a_direct_connection(proxy, database):
         ("ok", [(1,)]), ("ok", [(1, 7)]), ("ok", [(1, 7)]), ("ok", [(1, 7)]),
         ("InvalidCachedStatementError",), ("ok", [(1, 7, 8)])]
     assert metric(proxy, "pgmux_plan_invalidation_retries_total") == 0
-
-
-def next_result(pgconn, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while pgconn.is_busy():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("no pipeline result within %ss" % timeout)
-        readable, _, _ = select.select([pgconn.socket], [], [], remaining)
-        if readable:
-            pgconn.consume_input()
-    return pgconn.get_result()
 
 
 def collect(pgconn, syncs):

@@ -1,7 +1,9 @@
 """Real clients against an endpoint: psql, pgbench and psycopg 3."""
 import os
 import re
+import select
 import subprocess
+import time
 
 import psycopg
 
@@ -90,3 +92,16 @@ def connect(endpoint: Endpoint, dbname="postgres", user="postgres", *, autocommi
         kwargs["password"] = password
     return psycopg.connect(host=endpoint.host, port=endpoint.port, dbname=dbname, user=user,
                            autocommit=autocommit, **kwargs)
+
+
+def next_result(pgconn, timeout=20.0):
+    """PQgetResult without blocking in C (so a hung proxy fails the test)."""
+    deadline = time.monotonic() + timeout
+    while pgconn.is_busy():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no pipeline result within %ss" % timeout)
+        readable, _, _ = select.select([pgconn.socket], [], [], remaining)
+        if readable:
+            pgconn.consume_input()
+    return pgconn.get_result()
