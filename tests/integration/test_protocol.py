@@ -1,5 +1,7 @@
 """The startup phase and rarer messages, over a raw socket."""
+import socket
 import struct
+import time
 
 import pytest
 
@@ -175,3 +177,33 @@ def test_error_fields_pass_through(proxy, database):
         notice = run_query(raw, "DO $$ BEGIN RAISE NOTICE 'note %', 1; END $$")
         fields = [error_fields(p) for k, p in notice if k == b"N"]
         assert fields and fields[0]["M"] == "note 1"
+
+
+def test_slow_client_gets_a_large_result_with_bounded_buffering(proxy, database):
+    # 40 MB of rows to a client that reads slowly: pgmux stops reading the
+    # server while more than 1 MiB waits for the client (the relay resumes
+    # when the queue drains), so its memory stays far below the result size;
+    # every row arrives, and other clients are served meanwhile.
+    rows, width = 40000, 1000
+    before = proxy.rss_kb()
+    with RawConnection(proxy.endpoint, timeout=60) as raw, connect(proxy.endpoint, database) as other:
+        raw.startup(dbname=database)
+        raw.read_until_ready()
+        raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        raw.send(query_message(f"SELECT repeat('x', {width}) FROM generate_series(1, {rows})"))
+        time.sleep(1.0)  # the server has long sent everything; pgmux must hold back
+        peak = proxy.rss_kb()
+        assert other.execute("SELECT 42").fetchone() == (42,)
+        data_rows = 0
+        while True:
+            kind, payload = raw.recv_message()
+            if kind == b"D":
+                data_rows += 1
+                assert len(payload) == 2 + 4 + width
+                if data_rows % 2000 == 0:
+                    peak = max(peak, proxy.rss_kb())
+                    time.sleep(0.01)
+            elif kind == b"Z":
+                break
+        assert data_rows == rows
+    assert peak - before < 16 * 1024, f"pgmux grew by {peak - before} kB for a 40 MB result"
