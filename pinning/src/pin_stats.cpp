@@ -86,11 +86,11 @@ std::vector<PinEvent> ClientPins::update(const PinTransitions& t, Clock::time_po
         if (held_.contains(r)) return;
         const std::size_t i = static_cast<std::size_t>(r);
         // Normalising costs a parse; it happens once per pin start, never per statement.
-        causes_[i] = t.causes[i].empty() ? std::string{} : parser::normalize(t.causes[i]);
+        causes_.set(r) = t.causes[i].empty() ? std::string{} : parser::normalize(t.causes[i]);
         since_[i] = now;
         held_.insert(r);
-        stats.pin_started(r, causes_[i]);
-        events.push_back(PinEvent{true, r, causes_[i], 0});
+        stats.pin_started(r, causes_.get(r));
+        events.push_back(PinEvent{true, r, causes_.get(r), 0});
     });
     if (was_pinned != !held_.empty()) stats.client_pinned(!held_.empty());
     return events;
@@ -101,7 +101,7 @@ PinEvent ClientPins::end(PinReason r, Clock::time_point now, PinStats& stats) {
     const double seconds = std::chrono::duration<double>(now - since_[i]).count();
     held_.erase(r);
     stats.pin_ended(r, seconds);
-    return PinEvent{false, r, causes_[i], seconds};
+    return PinEvent{false, r, causes_.get(r), seconds};
 }
 
 std::vector<PinEvent> ClientPins::end_all(Clock::time_point now, PinStats& stats) {

@@ -41,17 +41,15 @@ PinTransitions SessionState::take_pin_transitions() {
     const PinSet now = pins();
     t.started = now.minus(reported_);
     t.ended = reported_.minus(now);
-    t.started.for_each([&](PinReason r) {
-        t.causes[static_cast<std::size_t>(r)] = causes_[static_cast<std::size_t>(r)];
-    });
+    t.started.for_each(
+        [&](PinReason r) { t.causes[static_cast<std::size_t>(r)] = causes_.get(r); });
     reported_ = now;
     return t;
 }
 
 void SessionState::note_cause(PinReason reason, const parser::Statement& stmt) {
     if (pins().contains(reason)) return;  // keep the statement that started the pin
-    causes_[static_cast<std::size_t>(reason)] =
-        stmt.text.empty() ? std::string(parser::to_string(stmt.kind)) : stmt.text;
+    causes_.set(reason) = stmt.text.empty() ? std::string(parser::to_string(stmt.kind)) : stmt.text;
 }
 
 void SessionState::unknown_change(const parser::Statement& stmt) {

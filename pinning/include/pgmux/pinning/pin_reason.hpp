@@ -3,7 +3,9 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace pgmux::pinning {
@@ -61,6 +63,24 @@ class PinSet {
         return static_cast<std::uint8_t>(1u << static_cast<unsigned>(r));
     }
     std::uint8_t bits_ = 0;
+};
+
+// The statement that started each pin, per reason. Most clients never pin,
+// so the table is allocated on the first cause written: an idle client pays
+// one pointer instead of a string per reason.
+class PinCauses {
+  public:
+    [[nodiscard]] const std::string& get(PinReason r) const noexcept {
+        static const std::string kNone;
+        return table_ ? (*table_)[static_cast<std::size_t>(r)] : kNone;
+    }
+    std::string& set(PinReason r) {
+        if (!table_) table_ = std::make_unique<std::array<std::string, kPinReasonCount>>();
+        return (*table_)[static_cast<std::size_t>(r)];
+    }
+
+  private:
+    std::unique_ptr<std::array<std::string, kPinReasonCount>> table_;
 };
 
 }  // namespace pgmux::pinning

@@ -96,16 +96,14 @@ class ClientPins {
 
     [[nodiscard]] PinSet held() const noexcept { return held_; }
     [[nodiscard]] std::optional<Clock::time_point> since(PinReason r) const noexcept;
-    [[nodiscard]] std::string_view cause(PinReason r) const noexcept {
-        return causes_[static_cast<std::size_t>(r)];
-    }
+    [[nodiscard]] std::string_view cause(PinReason r) const noexcept { return causes_.get(r); }
 
   private:
     PinEvent end(PinReason r, Clock::time_point now, PinStats& stats);
 
     PinSet held_;
     std::array<Clock::time_point, kPinReasonCount> since_{};
-    std::array<std::string, kPinReasonCount> causes_;
+    PinCauses causes_;
 };
 
 }  // namespace pgmux::pinning

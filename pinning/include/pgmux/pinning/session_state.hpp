@@ -152,7 +152,7 @@ class SessionState {
     bool touched_all_ = false;
 
     PinSet reported_;
-    std::array<std::string, kPinReasonCount> causes_;
+    PinCauses causes_;
     std::uint64_t settings_version_ = 0;
     std::uint64_t id_;
 };
