@@ -241,7 +241,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool verifying_ = false;  // a pin verification query is outstanding
     // What the client proved at login (SCRAM pass-through keys, an MD5 hash
     // from auth_query), kept only until the pool has it. Never logged.
-    backend::ServerCredentials learned_credentials_;
+    // What the login proved (SCRAM pass-through keys, an auth_query MD5
+    // hash), until handed to the pool; most logins have none.
+    std::unique_ptr<backend::ServerCredentials> learned_credentials_;
     CancelKey cancel_key_;
     bool registered_cancel_ = false;
 

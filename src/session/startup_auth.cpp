@@ -61,9 +61,12 @@ asio::awaitable<bool> ClientSession::authenticate() {
         }
         co_return false;
     }
-    if (outcome.pass_through_keys) learned_credentials_.scram_keys = outcome.pass_through_keys;
-    if (secret != nullptr && lookup.from_auth_query && secret->kind() == auth::SecretKind::md5) {
-        learned_credentials_.md5_hash = secret->text();
+    const bool md5_from_query =
+        secret != nullptr && lookup.from_auth_query && secret->kind() == auth::SecretKind::md5;
+    if (outcome.pass_through_keys || md5_from_query) {
+        learned_credentials_ = std::make_unique<backend::ServerCredentials>();
+        if (outcome.pass_through_keys) learned_credentials_->scram_keys = outcome.pass_through_keys;
+        if (md5_from_query) learned_credentials_->md5_hash = secret->text();
     }
     LOG_DEBUG << "client C" << id_ << " " << peer_ << " authenticated as " << user_ << " ("
               << method_name << (outcome.channel_binding ? ", channel binding" : "")
@@ -72,21 +75,22 @@ asio::awaitable<bool> ClientSession::authenticate() {
 }
 
 void ClientSession::share_server_credentials() {
+    if (!learned_credentials_) return;
     // Only for a pool that logs in to the server as the same user: the keys
     // and hashes prove this user's password, nobody else's.
-    if (!learned_credentials_.empty() && pool_) {
+    if (!learned_credentials_->empty() && pool_) {
         const auto target = pool_->settings().target;
         if (target.user == user_ && target.learned) {
-            if (learned_credentials_.scram_keys) {
-                target.learned->set_scram_keys(*learned_credentials_.scram_keys);
+            if (learned_credentials_->scram_keys) {
+                target.learned->set_scram_keys(*learned_credentials_->scram_keys);
             }
-            if (learned_credentials_.md5_hash) {
-                target.learned->set_md5_hash(*learned_credentials_.md5_hash);
+            if (learned_credentials_->md5_hash) {
+                target.learned->set_md5_hash(*learned_credentials_->md5_hash);
             }
         }
     }
-    if (learned_credentials_.md5_hash) auth::crypto::cleanse(*learned_credentials_.md5_hash);
-    learned_credentials_ = {};  // the keys wipe themselves
+    if (learned_credentials_->md5_hash) auth::crypto::cleanse(*learned_credentials_->md5_hash);
+    learned_credentials_.reset();  // the keys wipe themselves
 }
 
 }  // namespace pgmux::session
