@@ -94,10 +94,8 @@ bool ClientSession::can_rerun(const Verdict& v, const std::string& server_name) 
         tx_status_ != 'I' || unsynced_ || tracker_.size() != 1 || closing_) {
         return false;
     }
-    if (v.entry->expect == Expect::kQuery) {
-        // The EXECUTE is the Query's first statement (nothing ran before it).
-        return tracker_.head_expect() == Expect::kQuery && v.entry->next_statement == 0;
-    }
+    // Only protocol-level batches are recorded: SQL EXECUTE gets PostgreSQL's
+    // own error (see on_query).
     if (v.entry->expect != Expect::kBind || tracker_.head_expect() != Expect::kSync) return false;
     // The recorded Bind names the statement that failed; its Parse types say
     // which parameters keep their type when it is prepared again.
@@ -135,7 +133,7 @@ void ClientSession::rerun_recorded_request() {
         // prepare it again before the client's own messages.
         dispatch_client_message(f, rewritten);
         to_server += forward_verbatim_ ? f.raw : std::string_view(rewritten);
-        if (f.type == msg::kExecute || f.type == msg::kQuery) ++queries;
+        if (f.type == msg::kExecute) ++queries;
         pos += d.consumed;
     }
     rerunning_ = false;

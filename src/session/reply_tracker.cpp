@@ -51,7 +51,7 @@ void TrackedReply::assign(PendingReply&& r) {
     bind_values = std::move(r.bind_values);
     if (!r.synthesized.empty() || !r.client_statement.empty() || !r.server_statement.empty() ||
         !r.parsed_name.empty() || r.text_shifts) {
-        detail = std::make_unique<Detail>(Detail{
+        detail = std::make_shared<Detail>(Detail{
             std::move(r.synthesized), std::move(r.client_statement), std::move(r.server_statement),
             std::move(r.parsed_name), std::move(r.text_shifts)});
     } else {
@@ -65,16 +65,7 @@ void ReplyRing::push(PendingReply&& r) {
         // reply: a verdict being handled may point into them.
         std::vector<TrackedReply> grown(slots_.empty() ? 4 : slots_.size() * 2);
         for (std::size_t i = 0; i < count_; ++i) {
-            TrackedReply& from = slots_[(head_ + i) & (slots_.size() - 1)];
-            TrackedReply& to = grown[i];
-            to.expect = from.expect;
-            to.action = from.action;
-            to.inspect = from.inspect;
-            to.next_statement = from.next_statement;
-            to.statement_key = from.statement_key;
-            to.classification = from.classification;
-            to.bind_values = from.bind_values;
-            if (from.detail) to.detail = std::make_unique<TrackedReply::Detail>(*from.detail);
+            grown[i] = slots_[(head_ + i) & (slots_.size() - 1)];
         }
         previous_slots_.push_back(std::exchange(slots_, std::move(grown)));
         head_ = 0;

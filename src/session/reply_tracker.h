@@ -100,7 +100,8 @@ struct TrackedReply {
     std::uint64_t statement_key = 0;
     std::shared_ptr<const parser::Classification> classification;
     std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
-    std::unique_ptr<Detail> detail;
+    // Shared, so entries copy cheaply when the ring grows (see ReplyRing).
+    std::shared_ptr<Detail> detail;
 
     [[nodiscard]] std::string_view client_statement() const noexcept {
         return detail ? std::string_view(detail->client_statement) : std::string_view();

@@ -4,31 +4,14 @@ pipeline (the server skips to the next Sync), Flush, and pgbench pipelines."""
 import pytest
 from psycopg import pq
 
-from harness.clients import connect, next_result, parse_pgbench, pgbench, psql
+from harness.clients import connect, next_result, parse_pgbench, pgbench, pipeline_results, psql
 
 pytestmark = pytest.mark.timeout(180)
 ES = pq.ExecStatus
 
 
 def collect(pgconn, syncs):
-    """(status, first value or error SQLSTATE) of every result until `syncs`
-    PIPELINE_SYNC results have arrived; NULL separators are dropped."""
-    out = []
-    while syncs:
-        res = next_result(pgconn)
-        if res is None:
-            continue
-        status = ES(res.status)
-        if status == ES.PIPELINE_SYNC:
-            syncs -= 1
-            out.append((status, None))
-        elif status == ES.TUPLES_OK:
-            out.append((status, res.get_value(0, 0).decode() if res.ntuples else None))
-        elif status == ES.FATAL_ERROR:
-            out.append((status, res.error_field(pq.DiagnosticField.SQLSTATE).decode()))
-        else:
-            out.append((status, None))
-    return out
+    return pipeline_results(pgconn, syncs)
 
 
 def send(pgconn, sql, *params):

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import pq
 
-from harness.clients import connect, next_result
+from harness.clients import all_rows, connect, pipeline_results
 from harness.wire import RawConnection, error_fields, query_message
 
 pytestmark = pytest.mark.timeout(120)
@@ -157,23 +157,7 @@ def test_asyncpg_behaves_as_on_a_direct_connection(proxy, database):
 
 
 def collect(pgconn, syncs):
-    out = []
-    while syncs:
-        res = next_result(pgconn)
-        if res is None:
-            continue
-        status = ES(res.status)
-        if status == ES.PIPELINE_SYNC:
-            syncs -= 1
-            out.append((status, None))
-        elif status == ES.TUPLES_OK:
-            out.append((status, [[res.get_value(r, i).decode() for i in range(res.nfields)]
-                                 for r in range(res.ntuples)]))
-        elif status == ES.FATAL_ERROR:
-            out.append((status, res.error_field(pq.DiagnosticField.SQLSTATE).decode()))
-        else:
-            out.append((status, None))
-    return out
+    return pipeline_results(pgconn, syncs, all_rows)
 
 
 def test_second_statement_of_a_pipeline_batch_is_passed_through(proxy, database):

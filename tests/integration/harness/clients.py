@@ -105,3 +105,37 @@ def next_result(pgconn, timeout=20.0):
         if readable:
             pgconn.consume_input()
     return pgconn.get_result()
+
+
+def first_value(res):
+    """The first column of the first row, decoded (None without rows)."""
+    return res.get_value(0, 0).decode() if res.ntuples else None
+
+
+def all_rows(res):
+    """Every row as a list of decoded values."""
+    return [[res.get_value(r, i).decode() for i in range(res.nfields)]
+            for r in range(res.ntuples)]
+
+
+def pipeline_results(pgconn, syncs, rows=first_value):
+    """(status, rows(result) for rows, SQLSTATE for errors, else None) of every
+    libpq pipeline result until `syncs` PIPELINE_SYNC results have arrived;
+    the NULL separators are dropped."""
+    es = psycopg.pq.ExecStatus
+    out = []
+    while syncs:
+        res = next_result(pgconn)
+        if res is None:
+            continue
+        status = es(res.status)
+        if status == es.PIPELINE_SYNC:
+            syncs -= 1
+            out.append((status, None))
+        elif status == es.TUPLES_OK:
+            out.append((status, rows(res)))
+        elif status == es.FATAL_ERROR:
+            out.append((status, res.error_field(psycopg.pq.DiagnosticField.SQLSTATE).decode()))
+        else:
+            out.append((status, None))
+    return out
