@@ -4,6 +4,7 @@
 // dollar quotes) and gives up (returns true) on anything it is unsure about. The
 // regression-corpus test checks it against the full classifier.
 
+#include <array>
 #include <cstring>
 
 #include "pgmux/parser/prefilter.hpp"
@@ -11,11 +12,41 @@
 namespace pgmux::parser {
 namespace {
 
+// Character classes in one table: the scanner's inner loops are a load and a test.
+enum CharClass : unsigned char {
+    kOther = 0,
+    kSpace = 1,
+    kIdentStart = 2,  // letters, '_', bytes >= 0x80
+    kIdentCont = 4,   // kIdentStart, digits, '$'
+    kDigit = 8,
+};
+
+constexpr std::array<unsigned char, 256> make_classes() {
+    std::array<unsigned char, 256> t{};
+    for (int c = 0; c <= ' '; ++c) t[c] = kSpace;
+    for (int c = 0; c < 256; ++c) {
+        const bool letter =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+        const bool digit = c >= '0' && c <= '9';
+        if (letter) t[c] = kIdentStart | kIdentCont;
+        if (digit) t[c] = kIdentCont | kDigit;
+        if (c == '$') t[c] = kIdentCont;
+    }
+    return t;
+}
+constexpr std::array<unsigned char, 256> kClasses = make_classes();
+
+inline unsigned char cls(char c) noexcept {
+    return kClasses[static_cast<unsigned char>(c)];
+}
 inline bool is_ident_start(unsigned char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+    return (kClasses[c] & kIdentStart) != 0;
 }
 inline bool is_ident_cont(unsigned char c) noexcept {
-    return is_ident_start(c) || (c >= '0' && c <= '9') || c == '$';
+    return (kClasses[c] & kIdentCont) != 0;
+}
+inline bool is_digit(char c) noexcept {
+    return (cls(c) & kDigit) != 0;
 }
 inline char lower(char c) noexcept {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
@@ -46,6 +77,10 @@ bool harmless_first_word(const char* p, std::size_t n) noexcept {
 
 // Function names that change session state wherever they are called.
 bool state_function(const char* p, std::size_t n) noexcept {
+    const char first = lower(p[0]);
+    if (n < 6 || (first != 's' && first != 'n' && first != 'c' && first != 'l' && first != 'p')) {
+        return false;  // no state function is shorter or starts otherwise
+    }
     switch (n) {
         case 6:
             return eq(p, "setval");
@@ -104,13 +139,12 @@ const char* skip_block_comment(const char* p, const char* end) noexcept {
 // Returns the position after it, or nullptr for an unterminated dollar quote.
 const char* skip_dollar(const char* p, const char* end) noexcept {
     const char* q = p + 1;
-    if (q < end && *q >= '0' && *q <= '9') {
-        while (q < end && *q >= '0' && *q <= '9') ++q;
+    if (q < end && is_digit(*q)) {
+        while (q < end && is_digit(*q)) ++q;
         return q;
     }
     if (q < end && is_ident_start(static_cast<unsigned char>(*q))) {
-        while (q < end &&
-               (is_ident_start(static_cast<unsigned char>(*q)) || (*q >= '0' && *q <= '9'))) {
+        while (q < end && (is_ident_start(static_cast<unsigned char>(*q)) || is_digit(*q))) {
             ++q;
         }
     }
