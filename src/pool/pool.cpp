@@ -88,6 +88,40 @@ std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_exec
     return conn;
 }
 
+std::unique_ptr<ServerConnection> Pool::take_exact_idle_locked(std::uint64_t server) {
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+        if ((*it)->id() == server) {
+            auto conn = std::move(*it);
+            idle_.erase(it);
+            return conn;
+        }
+    }
+    return nullptr;
+}
+
+bool Pool::usable(ServerConnection& conn) {
+    if (conn.looks_alive()) return true;
+    LOG_INFO << "server connection S" << conn.id() << " was closed while idle; replacing it";
+    return false;
+}
+
+std::unique_ptr<ServerConnection> Pool::try_acquire_idle(const asio::any_io_executor& executor,
+                                                         std::uint64_t preferred_server) {
+    for (;;) {
+        std::unique_ptr<ServerConnection> conn;
+        {
+            std::lock_guard lock(mu_);
+            if (paused_ || !waiters_.empty()) return nullptr;
+            conn = take_idle_locked(executor, preferred_server);
+        }
+        if (!conn) return nullptr;
+        // A dead one is destroyed outside the lock: freeing its slot takes it.
+        if (!usable(*conn)) continue;
+        conn->rebind(executor);
+        return conn;
+    }
+}
+
 void Pool::dispose(std::unique_ptr<ServerConnection> conn) {
     if (!conn) return;
     // Destroy on the connection's own executor: its socket belongs there.
@@ -133,9 +167,7 @@ asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor,
         }
         if (connect) co_return co_await connect_new(executor);
         if (!conn) continue;  // woken to retry (resume)
-        if (!conn->looks_alive()) {
-            LOG_INFO << "server connection S" << conn->id()
-                     << " was closed while idle; replacing it";
+        if (!usable(*conn)) {
             conn.reset();  // frees the slot, which may wake a waiter
             continue;
         }
@@ -187,18 +219,12 @@ asio::awaitable<std::unique_ptr<ServerConnection>> Pool::acquire_same(
     std::unique_ptr<ServerConnection> idle;
     {
         std::lock_guard lock(mu_);
-        for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-            if ((*it)->id() == server) {
-                idle = std::move(*it);
-                idle_.erase(it);
-                break;
-            }
-        }
+        idle = take_exact_idle_locked(server);
         if (!idle) same_server_waiters_.emplace_back(server, waiter);
     }
     if (idle) {
         // Destroyed outside the lock: freeing its slot takes the lock again.
-        if (!idle->looks_alive()) co_return nullptr;
+        if (!usable(*idle)) co_return nullptr;
         idle->rebind(executor);
         co_return idle;
     }

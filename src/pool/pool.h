@@ -87,6 +87,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
                                                   std::uint64_t preferred_server,
                                                   std::chrono::milliseconds wait_timeout);
 
+    // The same without waiting: an idle connection that looks alive, or
+    // nullptr when there is none to take right now (the caller then calls
+    // acquire). Never ahead of clients already waiting.
+    std::unique_ptr<backend::ServerConnection> try_acquire_idle(
+        const boost::asio::any_io_executor& executor, std::uint64_t preferred_server);
+
     // Waits up to `patience` for exactly `server` (busy with another client)
     // to be released; nullptr when it is not (closed, or still busy). For
     // clients whose session state lives in that backend (currval()).
@@ -151,6 +157,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
     boost::asio::awaitable<AcquireResult> connect_new(boost::asio::any_io_executor executor);
     std::unique_ptr<backend::ServerConnection> take_idle_locked(
         const boost::asio::any_io_executor& executor, std::uint64_t preferred_server);
+    std::unique_ptr<backend::ServerConnection> take_exact_idle_locked(std::uint64_t server);
+    // False (after logging) for an idle connection the server closed meanwhile.
+    static bool usable(backend::ServerConnection& conn);
     static void dispose(std::unique_ptr<backend::ServerConnection> conn);
 
     const PoolKey key_;

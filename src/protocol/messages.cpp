@@ -135,6 +135,7 @@ void append_simple(std::string& out, char type) {
 void append_message(std::string& out, char type, std::initializer_list<std::string_view> parts) {
     std::size_t len = 4;
     for (auto p : parts) len += p.size();
+    out.reserve(out.size() + 1 + len);  // one allocation, not one per part
     out.push_back(type);
     put_u32(out, static_cast<std::uint32_t>(len));
     for (auto p : parts) out.append(p);

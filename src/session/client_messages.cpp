@@ -121,13 +121,13 @@ void ClientSession::emit_synthesized() {
     if (tracker_.take_synthesized(bytes)) out_.send(bytes);
 }
 
-asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
-    std::string_view data) {
+ClientSession::ClientBytes ClientSession::handle_client_bytes(std::string_view data) {
+    using Next = ClientBytes::Next;
     std::size_t pos = 0;
     // Consecutive messages that go to the server unchanged are appended as
     // one range; anything rewritten or injected first closes the range.
     std::size_t verbatim_from = std::string_view::npos;
-    std::string rewritten;
+    std::string& rewritten = worker_.to_server;
     // When this batch's requests arrived and went to the server (latency metrics).
     std::optional<RequestTimes::Stamp> stamp;
     auto flush_verbatim = [&] {
@@ -148,14 +148,14 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
                                  std::to_string(config_->max_message_bytes) + ")"
                            : "invalid message length");
             close_reason_ = CloseReason::kProtocolError;
-            co_return std::nullopt;
+            return {pos, Next::kClose};
         }
         const protocol::Frame& f = r.frame;
         if (f.type == msg::kTerminate) {
             flush_verbatim();
             if (server_) server_->out().flush();
             close_reason_ = CloseReason::kClientTerminate;
-            co_return std::nullopt;
+            return {pos, Next::kClose};
         }
         if (!is_frontend_message(f.type)) {
             flush_verbatim();
@@ -163,7 +163,7 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
             send_error("FATAL", "08P01",
                        "invalid frontend message type " + std::to_string(int(f.type)));
             close_reason_ = CloseReason::kProtocolError;
-            co_return std::nullopt;
+            return {pos, Next::kClose};
         }
         if (discard_until_sync_) {
             // A failure was already reported; like the server, skip to Sync.
@@ -182,21 +182,13 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
                 pos += answered;
                 continue;
             }
-            if (!co_await link_server(reads_sequence_state(f))) {
+            const bool wants_same_server = reads_sequence_state(f);
+            if (!try_link_server(wants_same_server)) {
+                // No idle server: serve() waits for one, then comes back here.
                 last_classified_ = {};
                 last_classification_.reset();
-                if (closing_) co_return std::nullopt;
-                // The failure was sent as an ErrorResponse; finish the cycle
-                // the way the server would have.
-                if (f.type == msg::kQuery) {
-                    std::string rfq;
-                    protocol::append_ready_for_query(rfq, tx_status_);
-                    out_.send(rfq);
-                    pos += r.consumed;
-                } else {
-                    discard_until_sync_ = true;
-                }
-                continue;
+                flush_verbatim();
+                return {pos, Next::kNeedServer, wants_same_server};
             }
         }
         rewritten.clear();
@@ -221,7 +213,8 @@ asio::awaitable<std::optional<std::size_t>> ClientSession::handle_client_bytes(
     }
     flush_verbatim();
     if (server_) server_->out().flush();
-    co_return pos;
+    if (rewritten.capacity() > 64 * 1024) std::string().swap(rewritten);  // after a huge message
+    return {pos};
 }
 
 void ClientSession::dispatch_client_message(const protocol::Frame& f, std::string& to_server) {

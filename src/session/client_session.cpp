@@ -71,38 +71,52 @@ void ClientSession::finish() {
 
 asio::awaitable<void> ClientSession::serve() {
     auto& scratch = worker_.scratch;
+    bool buffered_frames = false;  // in_ holds frames to handle before reading again
     while (!closing_) {
-        if (!net::has_buffered_input(tls_.get())) {
-            auto [wec] = co_await socket_.async_wait(net::read_wait(tls_.get()), use_nothrow);
-            if (wec) break;
-        }
-        if (closing_) break;
-        boost::system::error_code ec;
-        const std::size_t n =
-            net::read_some(socket_, tls_.get(), scratch.data(), scratch.size(), ec);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-        if (ec) {
-            if (!close_reason_) close_reason_ = CloseReason::kClientEof;
-            break;
-        }
-        // The scratch buffer is shared by every session of this worker, so
-        // bytes that must outlive a suspension (waiting for a server) move to
-        // the session's own buffer first.
-        const bool need_server = !server_;
         std::string_view data;
-        if (in_.empty() && !need_server) {
-            data = {scratch.data(), n};
-        } else {
-            in_.append({scratch.data(), n});
+        bool from_scratch = false;
+        if (buffered_frames) {
+            buffered_frames = false;
             data = in_.view();
-        }
-        const bool from_scratch = data.data() == scratch.data();
-        auto used = co_await handle_client_bytes(data);
-        if (!used) break;
-        if (from_scratch) {
-            if (*used < n) in_.append(data.substr(*used));
         } else {
-            in_.consume(*used);
+            if (!net::has_buffered_input(tls_.get())) {
+                auto [wec] = co_await socket_.async_wait(net::read_wait(tls_.get()), use_nothrow);
+                if (wec) break;
+            }
+            if (closing_) break;
+            boost::system::error_code ec;
+            const std::size_t n =
+                net::read_some(socket_, tls_.get(), scratch.data(), scratch.size(), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+            if (ec) {
+                if (!close_reason_) close_reason_ = CloseReason::kClientEof;
+                break;
+            }
+            from_scratch = in_.empty();
+            if (from_scratch) {
+                data = {scratch.data(), n};
+            } else {
+                in_.append({scratch.data(), n});
+                data = in_.view();
+            }
+        }
+        const ClientBytes handled = handle_client_bytes(data);
+        if (handled.next == ClientBytes::Next::kClose) break;
+        // The scratch buffer is shared by every session of this worker: what
+        // is left for later (a partial frame, or frames waiting for a
+        // server) moves to the session's own buffer.
+        if (from_scratch) {
+            if (handled.used < data.size()) in_.append(data.substr(handled.used));
+        } else {
+            in_.consume(handled.used);
+        }
+        if (handled.next == ClientBytes::Next::kNeedServer) {
+            if (!co_await link_server(handled.wants_same_server)) {
+                if (closing_) break;
+                after_failed_link();
+            }
+            buffered_frames = true;
+            continue;
         }
         if (in_.empty()) in_.release_if_empty();
         if (server_ && server_->out().queued() > kHighWatermark) {
@@ -111,13 +125,44 @@ asio::awaitable<void> ClientSession::serve() {
     }
 }
 
+void ClientSession::after_failed_link() {
+    last_classified_ = {};
+    last_classification_.reset();
+    const auto r = protocol::decode_frame(in_.view(), config_->max_message_bytes);
+    if (r.status == protocol::DecodeStatus::kFrame && r.frame.type == protocol::msg::kQuery) {
+        std::string rfq;
+        protocol::append_ready_for_query(rfq, tx_status_);
+        out_.send(rfq);
+        in_.consume(r.consumed);
+    } else {
+        discard_until_sync_ = true;  // like the server, skip to Sync
+    }
+}
+
+bool ClientSession::needs_same_server(bool wants_same_server) const {
+    return last_server_id_ != 0 &&
+           (wants_same_server || (state_ && state_->sequence_state_used()));
+}
+
+bool ClientSession::try_link_server(bool wants_same_server) {
+    // Waiting for one particular server is link_server's business.
+    if (needs_same_server(wants_same_server)) return false;
+    const auto started = Clock::now();
+    auto conn = pool_->try_acquire_idle(socket_.get_executor(), last_server_id_);
+    if (!conn) return false;
+    const auto linked = Clock::now();
+    worker_.borrows.record(pool_.get(), linked - started);
+    attach_server(std::move(conn), started, linked);
+    return true;
+}
+
 asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
     const auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(config_->query_wait_timeout);
     const auto started = Clock::now();
     borrow_started_ = started;
     pool::AcquireResult result;
-    if (last_server_id_ != 0 && (wants_same_server || (state_ && state_->sequence_state_used()))) {
+    if (needs_same_server(wants_same_server)) {
         // currval()/lastval() live in the backend that ran nextval(): wait a
         // little for that one rather than take another.
         constexpr auto kPatience = std::chrono::milliseconds(250);
@@ -145,16 +190,21 @@ asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
         pool_->release(std::move(conn));
         co_return false;
     }
+    attach_server(std::move(conn), started, linked);
+    co_return true;
+}
+
+void ClientSession::attach_server(std::unique_ptr<backend::ServerConnection> conn,
+                                  Clock::time_point asked, Clock::time_point linked) {
     server_ = std::move(conn);
     last_server_id_ = server_->id();
     tx_status_ = 'I';
     if (server_->invalidation_epoch != pool_->invalidation_epoch()) [[unlikely]] {
         pool_->apply_invalidations(*server_);  // statements other servers found invalidated
     }
-    link_stamp_ = RequestTimes::Stamp{started, linked};  // requests arrived as the borrow began
+    link_stamp_ = RequestTimes::Stamp{asked, linked};  // requests arrived as the borrow began
     append_replay(*server_);
     start_relay();
-    co_return true;
 }
 
 RequestTimes::Stamp ClientSession::request_stamp() {

@@ -82,9 +82,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
     // client_session.cpp: the client side of the relay.
     boost::asio::awaitable<void> serve();
-    // Handles the complete frames at the start of `data`; returns bytes used,
-    // or nullopt when the session must end.
-    boost::asio::awaitable<std::optional<std::size_t>> handle_client_bytes(std::string_view data);
+    // What handling a client read came to: the bytes used, and what next.
+    struct ClientBytes {
+        enum class Next : std::uint8_t {
+            kRead,        // read the client again
+            kNeedServer,  // the frame at `used` needs a server none was idle for
+            kClose,       // the session must end
+        };
+        std::size_t used = 0;
+        Next next = Next::kRead;
+        bool wants_same_server = false;  // for kNeedServer (see link_server)
+    };
+    // Handles the complete frames at the start of `data`. It never waits:
+    // when a frame needs a server and the pool has no idle one, it stops
+    // there and serve() waits for one (see link_server).
+    ClientBytes handle_client_bytes(std::string_view data);
+    // The link attempt for a frame failed (the error was sent): finishes the
+    // frame's cycle the way the server would have.
+    void after_failed_link();
     // client_messages.cpp: per-message handling on the way to the server.
     // Each appends what the server must receive to `to_server` and records
     // the replies it expects.
@@ -173,6 +188,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Gets a server for the next transaction. `wants_same_server`: the
     // statement reads currval()/lastval(), which live in the previous backend.
     boost::asio::awaitable<bool> link_server(bool wants_same_server = false);
+    // The same without waiting: false when no server is idle right now.
+    bool try_link_server(bool wants_same_server);
+    // Needs exactly the server it used last (currval()/lastval()).
+    [[nodiscard]] bool needs_same_server(bool wants_same_server) const;
+    // Makes `conn` this client's server: replays state, starts the relay.
+    void attach_server(std::unique_ptr<backend::ServerConnection> conn, Clock::time_point asked,
+                       Clock::time_point linked);
     [[nodiscard]] bool reads_sequence_state(const protocol::Frame& f);
     void start_relay();
     // The time the current batch's requests arrived and were forwarded: the

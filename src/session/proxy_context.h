@@ -125,6 +125,9 @@ struct WorkerContext {
     std::unordered_map<std::uint64_t, std::weak_ptr<ClientSession>> sessions;
     // Reads land here first so idle clients hold no buffer of their own.
     std::vector<char> scratch = std::vector<char>(64 * 1024);
+    // What a client message becomes on its way to the server when it is not
+    // forwarded as it is (reused: handle_client_bytes never waits meanwhile).
+    std::string to_server;
     // Statement classification cache (not thread-safe: one per worker).
     parser::Classifier classifier{4096};
     // Pin statistics of this worker's clients (merged by the admin API).
