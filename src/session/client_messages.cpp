@@ -184,7 +184,7 @@ ClientSession::ClientBytes ClientSession::handle_client_bytes(std::string_view d
             }
             const bool wants_same_server = reads_sequence_state(f);
             if (!try_link_server(wants_same_server)) {
-                // No idle server: serve() waits for one, then comes back here.
+                // No idle server: wait_for_server() waits for one, then comes back.
                 last_classified_ = {};
                 last_classification_.reset();
                 flush_verbatim();

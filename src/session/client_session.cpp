@@ -39,13 +39,14 @@ asio::awaitable<void> ClientSession::run() {
     config_ = proxy_.config();
     const bool logged_in = co_await login();
     in_.release_if_empty();  // an idle client holds no read buffer
-    if (logged_in) {
-        ++worker_.session_stats.logins;
-        LOG_DEBUG << "client C" << id_ << " " << peer_ << " logged in as " << user_ << "@"
-                  << database_;
-        co_await serve();
+    if (!logged_in) {
+        finish();
+        co_return;
     }
-    finish();
+    ++worker_.session_stats.logins;
+    LOG_DEBUG << "client C" << id_ << " " << peer_ << " logged in as " << user_ << "@" << database_;
+    // From here on the session lives in its handlers (see wait_for_client).
+    wait_for_client();
 }
 
 void ClientSession::finish() {
@@ -69,60 +70,81 @@ void ClientSession::finish() {
     LOG_DEBUG << "client C" << id_ << " closed: " << to_string(reason);
 }
 
-asio::awaitable<void> ClientSession::serve() {
-    auto& scratch = worker_.scratch;
-    bool buffered_frames = false;  // in_ holds frames to handle before reading again
-    while (!closing_) {
-        std::string_view data;
-        bool from_scratch = false;
-        if (buffered_frames) {
-            buffered_frames = false;
-            data = in_.view();
-        } else {
-            if (!net::has_buffered_input(tls_.get())) {
-                auto [wec] = co_await socket_.async_wait(net::read_wait(tls_.get()), use_nothrow);
-                if (wec) break;
-            }
-            if (closing_) break;
-            boost::system::error_code ec;
-            const std::size_t n =
-                net::read_some(socket_, tls_.get(), scratch.data(), scratch.size(), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-            if (ec) {
-                if (!close_reason_) close_reason_ = CloseReason::kClientEof;
-                break;
-            }
-            from_scratch = in_.empty();
-            if (from_scratch) {
-                data = {scratch.data(), n};
-            } else {
-                in_.append({scratch.data(), n});
-                data = in_.view();
-            }
-        }
-        const ClientBytes handled = handle_client_bytes(data);
-        if (handled.next == ClientBytes::Next::kClose) break;
-        // The scratch buffer is shared by every session of this worker: what
-        // is left for later (a partial frame, or frames waiting for a
-        // server) moves to the session's own buffer.
-        if (from_scratch) {
-            if (handled.used < data.size()) in_.append(data.substr(handled.used));
-        } else {
-            in_.consume(handled.used);
-        }
-        if (handled.next == ClientBytes::Next::kNeedServer) {
-            if (!co_await link_server(handled.wants_same_server)) {
-                if (closing_) break;
-                after_failed_link();
-            }
-            buffered_frames = true;
-            continue;
-        }
-        if (in_.empty()) in_.release_if_empty();
-        if (server_ && server_->out().queued() > kHighWatermark) {
-            co_await server_->out().wait_below(kLowWatermark);
-        }
+void ClientSession::wait_for_client() {
+    if (closing_) return end_serving();
+    if (net::has_buffered_input(tls_.get())) {
+        // OpenSSL already holds decrypted bytes: the socket may stay quiet.
+        asio::post(socket_.get_executor(),
+                   [self = shared_from_this()] { self->on_client_readable({}); });
+        return;
     }
+    socket_.async_wait(net::read_wait(tls_.get()),
+                       [self = shared_from_this()](boost::system::error_code ec) {
+                           self->on_client_readable(ec);
+                       });
+}
+
+void ClientSession::on_client_readable(boost::system::error_code ec) {
+    if (ec || closing_) return end_serving();
+    auto& scratch = worker_.scratch;
+    const std::size_t n = net::read_some(socket_, tls_.get(), scratch.data(), scratch.size(), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_for_client();
+    if (ec) {
+        if (!close_reason_) close_reason_ = CloseReason::kClientEof;
+        return end_serving();
+    }
+    if (in_.empty()) return serve_client_bytes({scratch.data(), n}, true);
+    in_.append({scratch.data(), n});
+    serve_client_bytes(in_.view(), false);
+}
+
+void ClientSession::serve_client_bytes(std::string_view data, bool from_scratch) {
+    const ClientBytes handled = handle_client_bytes(data);
+    if (handled.next == ClientBytes::Next::kClose) return end_serving();
+    // The scratch buffer is shared by every session of this worker: what is
+    // left for later (a partial frame, or frames waiting for a server) moves
+    // to the session's own buffer.
+    if (from_scratch) {
+        if (handled.used < data.size()) in_.append(data.substr(handled.used));
+    } else {
+        in_.consume(handled.used);
+    }
+    if (handled.next == ClientBytes::Next::kNeedServer) {
+        asio::co_spawn(socket_.get_executor(),
+                       wait_for_server(shared_from_this(), handled.wants_same_server),
+                       asio::detached);
+        return;
+    }
+    if (in_.empty()) in_.release_if_empty();
+    if (server_ && server_->out().queued() > kHighWatermark) {
+        // A slow server: stop reading the client until its queue drains.
+        asio::co_spawn(socket_.get_executor(), wait_for_server_queue(shared_from_this()),
+                       asio::detached);
+        return;
+    }
+    wait_for_client();
+}
+
+asio::awaitable<void> ClientSession::wait_for_server(std::shared_ptr<ClientSession> self,
+                                                     bool wants_same_server) {
+    const bool linked = co_await link_server(wants_same_server);
+    if (!linked && closing_) {
+        end_serving();
+        co_return;
+    }
+    if (!linked) after_failed_link();
+    serve_client_bytes(in_.view(), false);  // the frames that waited, then read on
+}
+
+asio::awaitable<void> ClientSession::wait_for_server_queue(std::shared_ptr<ClientSession> self) {
+    if (server_) co_await server_->out().wait_below(kLowWatermark);
+    wait_for_client();
+}
+
+void ClientSession::end_serving() {
+    if (finished_) return;
+    finished_ = true;
+    finish();
 }
 
 void ClientSession::after_failed_link() {
@@ -140,8 +162,7 @@ void ClientSession::after_failed_link() {
 }
 
 bool ClientSession::needs_same_server(bool wants_same_server) const {
-    return last_server_id_ != 0 &&
-           (wants_same_server || (state_ && state_->sequence_state_used()));
+    return last_server_id_ != 0 && (wants_same_server || (state_ && state_->sequence_state_used()));
 }
 
 bool ClientSession::try_link_server(bool wants_same_server) {

@@ -1,14 +1,16 @@
 // One client connection: the login handshake, then relaying between the
 // client and whichever server connection its current transaction holds.
 //
-// On the worker's thread, the session loop (a coroutine) reads the client and
-// forwards to the server; while a server is linked, one read of it is always
-// outstanding, and its completion handler (the relay) forwards to the client
-// and reads again. They share state without locks because they never run at
-// the same time. The relay gives the server back to the pool at
-// ReadyForQuery 'I' when nothing is outstanding. The relay is a plain handler,
-// not a coroutine: spawning or resuming one per transaction cost more than
-// all of the relay's bookkeeping, and an idle client holds nothing for it.
+// On the worker's thread, two chains of completion handlers do the relaying.
+// The client side waits until the client is readable, reads, forwards to the
+// server and waits again; the server side keeps one read of the linked server
+// outstanding, forwards what arrives to the client and reads again. They
+// share state without locks because they never run at the same time. The
+// server side gives the server back to the pool at ReadyForQuery 'I' when
+// nothing is outstanding. Both are plain handlers, not coroutines: resuming
+// a coroutine per message cost more than the proxy's own bookkeeping, and an
+// idle client holds nothing for them. Only the rare waits (for a server when
+// the pool has none idle, for a slow peer's queue) run as coroutines.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -46,7 +48,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                   std::uint64_t id);
     ~ClientSession();
 
-    // Runs the whole client lifetime; the coroutine keeps the session alive.
+    // Logs the client in, then hands it to the relay's handlers, which keep
+    // the session alive until it ends.
     boost::asio::awaitable<void> run();
 
     // Forwards a CancelRequest to the server this client is using, if any.
@@ -80,8 +83,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                                                        backend::ServerTls tls, std::int32_t pid,
                                                        std::int32_t secret);
 
-    // client_session.cpp: the client side of the relay.
-    boost::asio::awaitable<void> serve();
+    // client_session.cpp: the client side of the relay, a chain of handlers
+    // like the server side: wait until the client is readable, read, handle
+    // what arrived, wait again. Only waiting for a server (the pool had no
+    // idle one) or for a slow server's queue runs as a coroutine.
+    void wait_for_client();
+    void on_client_readable(boost::system::error_code ec);
+    void serve_client_bytes(std::string_view data, bool from_scratch);
+    boost::asio::awaitable<void> wait_for_server(std::shared_ptr<ClientSession> self,
+                                                 bool wants_same_server);
+    boost::asio::awaitable<void> wait_for_server_queue(std::shared_ptr<ClientSession> self);
+    // Ends the session once, whichever handler sees the end first.
+    void end_serving();
     // What handling a client read came to: the bytes used, and what next.
     struct ClientBytes {
         enum class Next : std::uint8_t {
@@ -95,7 +108,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     };
     // Handles the complete frames at the start of `data`. It never waits:
     // when a frame needs a server and the pool has no idle one, it stops
-    // there and serve() waits for one (see link_server).
+    // there and wait_for_server() waits for one (see link_server).
     ClientBytes handle_client_bytes(std::string_view data);
     // The link attempt for a frame failed (the error was sent): finishes the
     // frame's cycle the way the server would have.
@@ -312,6 +325,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // nothing else: the bytes go to the server straight from the read buffer.
     bool forward_verbatim_ = false;
     bool closing_ = false;
+    bool finished_ = false;
     bool fatal_forwarded_ = false;
     std::optional<CloseReason> close_reason_;
 };
