@@ -17,7 +17,9 @@ class ReadBuffer {
             if (begin_ > 0 && capacity_ - used >= min_free) {
                 std::memmove(data_.get(), data_.get() + begin_, used);
             } else {
-                std::size_t cap = capacity_ == 0 ? 8192 : capacity_;
+                // Small first: a client's leftover bytes are usually one
+                // short message (and a small block is cheap to allocate).
+                std::size_t cap = capacity_ == 0 ? 512 : capacity_;
                 while (cap - used < min_free) cap *= 2;
                 auto fresh = std::make_unique_for_overwrite<char[]>(cap);
                 if (used > 0) std::memcpy(fresh.get(), data_.get() + begin_, used);

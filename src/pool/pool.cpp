@@ -129,51 +129,109 @@ void Pool::dispose(std::unique_ptr<ServerConnection> conn) {
     asio::post(ex, [c = std::move(conn)]() mutable { c.reset(); });
 }
 
+Pool::Attempt Pool::take_or_queue(const asio::any_io_executor& executor,
+                                  std::uint64_t preferred_server, Clock::time_point deadline) {
+    Attempt a;
+    std::lock_guard lock(mu_);
+    if (!paused_ && waiters_.empty()) {
+        a.conn = take_idle_locked(executor, preferred_server);
+        if (!a.conn && open_ < settings_.size) {
+            ++open_;
+            ++connecting_;
+            a.connect = true;
+        }
+    }
+    if (!a.conn && !a.connect) {
+        a.waiter = std::make_shared<Waiter>(executor, deadline);
+        waiters_.push_back(a.waiter);
+    }
+    return a;
+}
+
+Pool::Attempt Pool::after_wake(const std::shared_ptr<Waiter>& waiter) {
+    Attempt a;
+    std::lock_guard lock(mu_);
+    if (waiter->conn) {
+        a.conn = std::move(waiter->conn);
+    } else if (waiter->may_connect) {
+        a.connect = true;
+    } else if (!waiter->retry) {
+        auto it = std::find(waiters_.begin(), waiters_.end(), waiter);
+        if (it != waiters_.end()) waiters_.erase(it);
+        a.timed_out = true;
+    }
+    return a;
+}
+
 asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor,
                                              std::uint64_t preferred_server,
                                              std::chrono::milliseconds wait_timeout) {
     const auto deadline = Clock::now() + wait_timeout;
     for (;;) {
-        std::unique_ptr<ServerConnection> conn;
-        bool connect = false;
-        std::shared_ptr<Waiter> waiter;
-        {
-            std::lock_guard lock(mu_);
-            if (!paused_ && waiters_.empty()) {
-                conn = take_idle_locked(executor, preferred_server);
-                if (!conn && open_ < settings_.size) {
-                    ++open_;
-                    ++connecting_;
-                    connect = true;
-                }
-            }
-            if (!conn && !connect) {
-                waiter = std::make_shared<Waiter>(executor, deadline);
-                waiters_.push_back(waiter);
-            }
+        auto a = take_or_queue(executor, preferred_server, deadline);
+        if (a.waiter) {
+            co_await a.waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            a = after_wake(a.waiter);
+            if (a.timed_out) co_return AcquireError{AcquireFailure::kTimeout, {}};
         }
-        if (waiter) {
-            co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-            std::lock_guard lock(mu_);
-            if (waiter->conn) {
-                conn = std::move(waiter->conn);
-            } else if (waiter->may_connect) {
-                connect = true;
-            } else if (!waiter->retry) {
-                auto it = std::find(waiters_.begin(), waiters_.end(), waiter);
-                if (it != waiters_.end()) waiters_.erase(it);
-                co_return AcquireError{AcquireFailure::kTimeout, {}};
-            }
-        }
-        if (connect) co_return co_await connect_new(executor);
-        if (!conn) continue;  // woken to retry (resume)
-        if (!usable(*conn)) {
-            conn.reset();  // frees the slot, which may wake a waiter
+        if (a.connect) co_return co_await connect_new(executor);
+        if (!a.conn) continue;  // woken to retry (resume)
+        if (!usable(*a.conn)) {
+            a.conn.reset();  // frees the slot, which may wake a waiter
             continue;
         }
-        conn->rebind(executor);
-        co_return std::move(conn);
+        a.conn->rebind(executor);
+        co_return std::move(a.conn);
     }
+}
+
+void Pool::acquire_async(asio::any_io_executor executor, std::uint64_t preferred_server,
+                         std::chrono::milliseconds wait_timeout, AcquireCallback done) {
+    acquire_async_at(std::move(executor), preferred_server, Clock::now() + wait_timeout,
+                     std::move(done));
+}
+
+void Pool::acquire_async_at(asio::any_io_executor executor, std::uint64_t preferred_server,
+                            Clock::time_point deadline, AcquireCallback done) {
+    for (;;) {
+        auto a = take_or_queue(executor, preferred_server, deadline);
+        if (a.waiter) {
+            // Same steps as acquire(), as a handler: no coroutine per wait.
+            auto waiter = a.waiter;
+            waiter->timer.async_wait([self = shared_from_this(), waiter, executor, preferred_server,
+                                      deadline,
+                                      done = std::move(done)](boost::system::error_code) mutable {
+                auto woken = self->after_wake(waiter);
+                if (woken.timed_out) return done(AcquireError{AcquireFailure::kTimeout, {}});
+                if (self->deliver(woken, executor, done)) return;
+                self->acquire_async_at(executor, preferred_server, deadline, std::move(done));
+            });
+            return;
+        }
+        if (deliver(a, executor, done)) return;
+    }
+}
+
+bool Pool::deliver(Attempt& a, const asio::any_io_executor& executor, AcquireCallback& done) {
+    if (a.connect) {
+        asio::co_spawn(executor, connect_new(executor),
+                       [done = std::move(done)](std::exception_ptr e, AcquireResult r) mutable {
+                           if (e) {
+                               r = AcquireError{AcquireFailure::kConnectFailed,
+                                                {"internal error while connecting", {}}};
+                           }
+                           done(std::move(r));
+                       });
+        return true;
+    }
+    if (!a.conn) return false;  // woken to retry (resume)
+    if (!usable(*a.conn)) {
+        a.conn.reset();  // frees the slot, which may wake a waiter
+        return false;
+    }
+    a.conn->rebind(executor);
+    done(std::move(a.conn));
+    return true;
 }
 
 asio::awaitable<AcquireResult> Pool::connect_new(asio::any_io_executor executor) {

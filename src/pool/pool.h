@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -87,6 +88,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
                                                   std::uint64_t preferred_server,
                                                   std::chrono::milliseconds wait_timeout);
 
+    // The same for callers that are not coroutines: `done` runs on `executor`
+    // (or at once, when a connection was there to take).
+    using AcquireCallback = std::function<void(AcquireResult)>;
+    void acquire_async(boost::asio::any_io_executor executor, std::uint64_t preferred_server,
+                       std::chrono::milliseconds wait_timeout, AcquireCallback done);
+
     // The same without waiting: an idle connection that looks alive, or
     // nullptr when there is none to take right now (the caller then calls
     // acquire). Never ahead of clients already waiting.
@@ -150,6 +157,25 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   private:
     struct Waiter;
+    // One look at the pool on a client's behalf: a connection to take, a
+    // slot to open one in, or a place in the queue. After the queued client
+    // was woken: one of the first two, a timeout, or none (look again).
+    struct Attempt {
+        std::unique_ptr<backend::ServerConnection> conn;
+        bool connect = false;
+        std::shared_ptr<Waiter> waiter;
+        bool timed_out = false;
+    };
+    Attempt take_or_queue(const boost::asio::any_io_executor& executor,
+                          std::uint64_t preferred_server,
+                          std::chrono::steady_clock::time_point deadline);
+    Attempt after_wake(const std::shared_ptr<Waiter>& waiter);
+    void acquire_async_at(boost::asio::any_io_executor executor, std::uint64_t preferred_server,
+                          std::chrono::steady_clock::time_point deadline, AcquireCallback done);
+    // Hands over the attempt's connection or starts opening one; false when
+    // there was nothing usable (look again).
+    bool deliver(Attempt& attempt, const boost::asio::any_io_executor& executor,
+                 AcquireCallback& done);
     std::shared_ptr<void> make_slot();
     void on_slot_freed();
     void wake_first_waiter_locked(std::vector<std::shared_ptr<Waiter>>& to_signal);

@@ -184,9 +184,8 @@ ClientSession::ClientBytes ClientSession::handle_client_bytes(std::string_view d
             }
             const bool wants_same_server = reads_sequence_state(f);
             if (!try_link_server(wants_same_server)) {
-                // No idle server: wait_for_server() waits for one, then comes back.
-                last_classified_ = {};
-                last_classification_.reset();
+                // No idle server: wait_for_server() waits for one, then comes
+                // back (the classification is kept; see serve_client_bytes).
                 flush_verbatim();
                 return {pos, Next::kNeedServer, wants_same_server};
             }

@@ -104,16 +104,20 @@ void ClientSession::serve_client_bytes(std::string_view data, bool from_scratch)
     // The scratch buffer is shared by every session of this worker: what is
     // left for later (a partial frame, or frames waiting for a server) moves
     // to the session's own buffer.
+    const char* const left = data.data() + handled.used;
     if (from_scratch) {
         if (handled.used < data.size()) in_.append(data.substr(handled.used));
     } else {
         in_.consume(handled.used);
     }
     if (handled.next == ClientBytes::Next::kNeedServer) {
-        asio::co_spawn(socket_.get_executor(),
-                       wait_for_server(shared_from_this(), handled.wants_same_server),
-                       asio::detached);
-        return;
+        // The waiting frame was classified already: keep the answer for it
+        // where its bytes are now.
+        if (!last_classified_.empty()) {
+            last_classified_ = {in_.view().data() + (last_classified_.data() - left),
+                                last_classified_.size()};
+        }
+        return wait_for_server(handled.wants_same_server);
     }
     if (in_.empty()) in_.release_if_empty();
     if (server_ && server_->out().queued() > kHighWatermark) {
@@ -125,13 +129,31 @@ void ClientSession::serve_client_bytes(std::string_view data, bool from_scratch)
     wait_for_client();
 }
 
-asio::awaitable<void> ClientSession::wait_for_server(std::shared_ptr<ClientSession> self,
+void ClientSession::wait_for_server(bool wants_same_server) {
+    if (needs_same_server(wants_same_server)) {
+        // Waiting for one particular server (currval()) is rare: a coroutine.
+        asio::co_spawn(socket_.get_executor(),
+                       link_then_serve(shared_from_this(), wants_same_server), asio::detached);
+        return;
+    }
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_->query_wait_timeout);
+    const auto started = Clock::now();
+    borrow_started_ = started;
+    pool_->acquire_async(socket_.get_executor(), last_server_id_, wait,
+                         [self = shared_from_this(), started](pool::AcquireResult result) {
+                             self->serve_after_link(self->finish_link(std::move(result), started));
+                         });
+}
+
+asio::awaitable<void> ClientSession::link_then_serve(std::shared_ptr<ClientSession> self,
                                                      bool wants_same_server) {
     const bool linked = co_await link_server(wants_same_server);
-    if (!linked && closing_) {
-        end_serving();
-        co_return;
-    }
+    serve_after_link(linked);
+}
+
+void ClientSession::serve_after_link(bool linked) {
+    if (!linked && closing_) return end_serving();
     if (!linked) after_failed_link();
     serve_client_bytes(in_.view(), false);  // the frames that waited, then read on
 }
@@ -199,20 +221,24 @@ asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
         !std::get<std::unique_ptr<backend::ServerConnection>>(result)) {
         result = co_await pool_->acquire(socket_.get_executor(), last_server_id_, wait);
     }
+    co_return finish_link(std::move(result), started);
+}
+
+bool ClientSession::finish_link(pool::AcquireResult result, Clock::time_point started) {
     const auto linked = Clock::now();
     borrow_started_.reset();
     worker_.borrows.record(pool_.get(), linked - started);
     if (auto* err = std::get_if<pool::AcquireError>(&result)) {
         reply_wait_failure(*err);
-        co_return false;
+        return false;
     }
     auto conn = std::move(std::get<std::unique_ptr<backend::ServerConnection>>(result));
     if (closing_) {
         pool_->release(std::move(conn));
-        co_return false;
+        return false;
     }
     attach_server(std::move(conn), started, linked);
-    co_return true;
+    return true;
 }
 
 void ClientSession::attach_server(std::unique_ptr<backend::ServerConnection> conn,

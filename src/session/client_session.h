@@ -90,8 +90,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void wait_for_client();
     void on_client_readable(boost::system::error_code ec);
     void serve_client_bytes(std::string_view data, bool from_scratch);
-    boost::asio::awaitable<void> wait_for_server(std::shared_ptr<ClientSession> self,
+    // Waits for a server (the pool had no idle one), then handles the frames
+    // that waited and reads on.
+    void wait_for_server(bool wants_same_server);
+    boost::asio::awaitable<void> link_then_serve(std::shared_ptr<ClientSession> self,
                                                  bool wants_same_server);
+    void serve_after_link(bool linked);
     boost::asio::awaitable<void> wait_for_server_queue(std::shared_ptr<ClientSession> self);
     // Ends the session once, whichever handler sees the end first.
     void end_serving();
@@ -201,6 +205,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Gets a server for the next transaction. `wants_same_server`: the
     // statement reads currval()/lastval(), which live in the previous backend.
     boost::asio::awaitable<bool> link_server(bool wants_same_server = false);
+    // What a borrow that began at `started` came to: linked (true), or the
+    // error was sent to the client (false).
+    bool finish_link(pool::AcquireResult result, Clock::time_point started);
     // The same without waiting: false when no server is idle right now.
     bool try_link_server(bool wants_same_server);
     // Needs exactly the server it used last (currval()/lastval()).
