@@ -165,10 +165,36 @@ bool may_affect_session_state(std::string_view sql) noexcept {
     const char* const end = p + sql.size();
     bool at_start = true;      // no word seen yet in this statement
     bool select_like = false;  // SELECT/WITH/VALUES/TABLE: INTO would create a table
+    // A word at p: true when it makes the text a candidate; p moves past it.
+    const auto word_matters = [&]() {
+        const char* q = p + 1;
+        while (q < end && (kClasses[static_cast<unsigned char>(*q)] & kIdentCont) != 0) ++q;
+        const std::size_t n = static_cast<std::size_t>(q - p);
+        const char* w = p;
+        p = q;
+        if (at_start) {
+            at_start = false;
+            select_like = (n == 6 && (eq(w, "select") || eq(w, "values"))) ||
+                          (n == 4 && eq(w, "with")) || (n == 5 && eq(w, "table"));
+            return !harmless_first_word(w, n);
+        }
+        // Every word that matters is 4 letters or longer ("into").
+        return n >= 4 && (state_function(w, n) || (select_like && n == 4 && eq(w, "into")));
+    };
 
     while (p < end) {
         const unsigned char c = static_cast<unsigned char>(*p);
-        if (c <= ' ') {
+        const unsigned char k = kClasses[c];
+        // The common bytes first: words, blanks, numbers.
+        if ((k & kIdentStart) != 0 && !(p + 1 < end && (p[1] == '\'' || p[1] == '&'))) {
+            if (word_matters()) return true;
+            continue;
+        }
+        if ((k & kSpace) != 0) {
+            ++p;
+            continue;
+        }
+        if ((k & kDigit) != 0 && !at_start) {
             ++p;
             continue;
         }
@@ -233,18 +259,7 @@ bool may_affect_session_state(std::string_view sql) noexcept {
             if (lower(static_cast<char>(c)) == 'u' && p + 1 < end && p[1] == '&') {
                 return true;  // U&'...' / U&"..." with escapes: unsure
             }
-            const char* q = p + 1;
-            while (q < end && is_ident_cont(static_cast<unsigned char>(*q))) ++q;
-            const std::size_t n = static_cast<std::size_t>(q - p);
-            if (at_start) {
-                if (!harmless_first_word(p, n)) return true;
-                select_like = (n == 6 && (eq(p, "select") || eq(p, "values"))) ||
-                              (n == 4 && eq(p, "with")) || (n == 5 && eq(p, "table"));
-                at_start = false;
-            } else if (state_function(p, n) || (select_like && n == 4 && eq(p, "into"))) {
-                return true;
-            }
-            p = q;
+            if (word_matters()) return true;
             continue;
         }
         if (at_start) return true;  // a statement starting with a number or operator
