@@ -93,6 +93,10 @@ class ServerConnection {
     // Whose unnamed statement the backend holds (a token a client gets per
     // unnamed Parse; 0 = none or unknown).
     std::uint64_t unnamed_owner = 0;
+    // The server acknowledged the Parse that made the claim (ParseComplete).
+    // Until then a batch after its Sync cannot rely on it: an error before
+    // the Parse makes the server skip it.
+    bool unnamed_confirmed = false;
     // The pool's plan-invalidation epoch this connection's cache has caught up
     // with (see Pool::apply_invalidations).
     std::uint64_t invalidation_epoch = 0;

@@ -243,6 +243,7 @@ void ClientSession::dispatch_client_message(const protocol::Frame& f, std::strin
                 expect(PendingReply{.expect = Expect::kSync});
                 unsynced_ = false;
                 batch_bound_ = false;
+                unnamed_parsed_in_batch_ = false;
                 forward_as_is(f, to_server);
                 break;
             case msg::kFunctionCall:
@@ -474,7 +475,7 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
             forward_unnamed_parse(f, to_server);
         } else {
             claim_unnamed();
-            expect(PendingReply{.expect = Expect::kParse});
+            expect(PendingReply{.expect = Expect::kParse, .unnamed_token = unnamed_token_});
             append_message(
                 to_server, msg::kParse,
                 {std::string_view("\0", 1), ps->query, std::string_view("\0", 1), *types});
@@ -494,7 +495,9 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         proxy_.counters.statement_cache_hits.fetch_add(1, std::memory_order_relaxed);
         expect(PendingReply{.expect = Expect::kParse,
                             .action = Action::kSynthesize,
-                            .synthesized = one_byte_message(msg::kParseComplete)});
+                            .synthesized = one_byte_message(msg::kParseComplete),
+                            .client_statement = client_name,
+                            .parsed_name = ps->server_name});
         return;
     }
     const bool added = !server_->statements.contains(ps->server_name);
@@ -519,12 +522,18 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
 
 void ClientSession::claim_unnamed() {
     unnamed_token_ = (std::uint64_t(worker_.index) << 56) | worker_.next_unnamed_token++;
+    mark_unnamed_parsed();
+}
+
+void ClientSession::mark_unnamed_parsed() {
     server_->unnamed_owner = unnamed_token_;
+    server_->unnamed_confirmed = false;
+    unnamed_parsed_in_batch_ = true;
 }
 
 void ClientSession::forward_unnamed_parse(const protocol::Frame& f, std::string& to_server) {
     claim_unnamed();
-    expect(PendingReply{.expect = Expect::kParse});
+    expect(PendingReply{.expect = Expect::kParse, .unnamed_token = unnamed_token_});
     forward_as_is(f, to_server);
 }
 
@@ -577,16 +586,24 @@ void ClientSession::ensure_prepared(const statements::PreparedStatement& ps,
 bool ClientSession::ensure_unnamed(std::string& to_server) {
     if (!unnamed_) return false;
     ensure_dependencies(*unnamed_, to_server);
-    if (server_->unnamed_owner == unnamed_token_) return true;
-    // The unnamed statement was parsed on another server connection (or
-    // replaced since): parse it again here, replies hidden.
+    // Ours, and either acknowledged or parsed in this very batch (if the
+    // server skips that Parse, it skips this message too).
+    if (server_->unnamed_owner == unnamed_token_ &&
+        (server_->unnamed_confirmed || unnamed_parsed_in_batch_)) {
+        return true;
+    }
+    // The unnamed statement was parsed on another server connection, or
+    // replaced since, or its Parse in an earlier batch is not acknowledged
+    // yet (an error there makes the server skip it): parse it again here,
+    // replies hidden.
     std::string m;
     append_message(m, msg::kParse,
                    {std::string_view("\0", 1), unnamed_->query, std::string_view("\0", 1),
                     unnamed_->param_types});
     to_server += m;
-    expect(PendingReply{.expect = Expect::kParse, .action = Action::kSwallow});
-    server_->unnamed_owner = unnamed_token_;
+    expect(PendingReply{
+        .expect = Expect::kParse, .action = Action::kSwallow, .unnamed_token = unnamed_token_});
+    mark_unnamed_parsed();
     proxy_.counters.reprepares.fetch_add(1, std::memory_order_relaxed);
     return true;
 }

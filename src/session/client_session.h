@@ -165,6 +165,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void forward_as_is(const protocol::Frame& f, std::string& to_server);
     // The unnamed statement is now this client's, on this server.
     void claim_unnamed();
+    // Records that a Parse of this client's unnamed statement is on its way.
+    void mark_unnamed_parsed();
     void forward_unnamed_parse(const protocol::Frame& f, std::string& to_server);
     void on_bind(const protocol::Frame& f, std::string& to_server);
     void on_describe(const protocol::Frame& f, std::string& to_server);
@@ -246,6 +248,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // and whether the server was released back to the pool.
     std::pair<std::size_t, bool> handle_server_bytes(std::string_view data);
     void on_server_message_seen(const protocol::Frame& f, const Verdict& v);
+    // Forgets what a Parse the server skipped after an error would have made.
+    void undo_parse(const TrackedReply& parse);
     enum class IdleAction { kKeep, kRelease, kClose };
     // The linked server is idle ('I', nothing outstanding): keep it, give it
     // back, or close it (verifying pins with the server first if needed).
@@ -316,8 +320,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     enum class RetryRecording : std::uint8_t { kOff, kRecording, kComplete };
     RetryRecording retry_recording_ = RetryRecording::kOff;
     std::string retry_batch_;
-    bool batch_bound_ = false;  // a Bind or Execute was sent since the last Sync
-    bool rerunning_ = false;    // messages come from retry_batch_, not the client
+    bool batch_bound_ = false;              // a Bind or Execute was sent since the last Sync
+    bool unnamed_parsed_in_batch_ = false;  // a Parse of the unnamed statement, ditto
+    bool rerunning_ = false;                // messages come from retry_batch_, not the client
     // Portal -> what executing it does (cleared when the transaction ends).
     struct PortalInfo {
         std::shared_ptr<const parser::Classification> classification;

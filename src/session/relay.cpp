@@ -216,6 +216,29 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
     return {pos, release};
 }
 
+void ClientSession::undo_parse(const TrackedReply& parse) {
+    // The server never ran this Parse: nothing it was to create exists.
+    if (parse.unnamed_token != 0) {
+        if (server_->unnamed_owner == parse.unnamed_token) server_->unnamed_owner = 0;
+        // The client's own Parse (not one pgmux injected): like a direct
+        // connection after the skip, it has no new unnamed statement. (Its
+        // older one is not restored; drivers parse before every use.)
+        if (parse.action == Action::kForward && unnamed_token_ == parse.unnamed_token) {
+            unnamed_.reset();
+        }
+        return;
+    }
+    if (const auto server_name = parse.server_statement(); !server_name.empty()) {
+        server_->statements.erase(std::string(server_name));
+    }
+    if (const auto client_name = parse.client_statement(); !client_name.empty()) {
+        auto it = statements_.find(std::string(client_name));
+        if (it != statements_.end() && it->second->server_name == parse.parsed_name()) {
+            statements_.erase(it);
+        }
+    }
+}
+
 void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdict& v) {
     switch (f.type) {
         case msg::kParameterStatus: {
@@ -263,10 +286,17 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
             if (const auto server_name = v.failed_server_statement(); !server_name.empty()) {
                 server_->statements.erase(std::string(server_name));
             }
+            if (tracker_.has_skipped_parses()) {
+                for (const auto& skipped : tracker_.take_skipped_parses()) undo_parse(skipped);
+            }
             break;
         case msg::kParseComplete:
             if (const auto name = v.parsed_server_statement(); !name.empty()) {
                 pool_->remember_statement(std::string(name));
+            }
+            if (v.entry != nullptr && v.entry->unnamed_token != 0 &&
+                v.entry->unnamed_token == server_->unnamed_owner) {
+                server_->unnamed_confirmed = true;
             }
             break;
         case msg::kDataRow:

@@ -47,6 +47,7 @@ void TrackedReply::assign(PendingReply&& r) {
     inspect = r.inspect;
     next_statement = r.next_statement;
     statement_key = r.statement_key;
+    unnamed_token = r.unnamed_token;
     classification = std::move(r.classification);
     bind_values = std::move(r.bind_values);
     if (!r.synthesized.empty() || !r.client_statement.empty() || !r.server_statement.empty() ||
@@ -118,7 +119,10 @@ bool ReplyTracker::take_synthesized(std::string& out) {
 void ReplyTracker::fail_until_sync() {
     // After an error the server skips everything up to Sync; so do we,
     // including replies we would have synthesized.
-    while (!pending_.empty() && is_extended(pending_.front().expect)) pending_.pop();
+    while (!pending_.empty() && is_extended(pending_.front().expect)) {
+        if (pending_.front().expect == Expect::kParse) skipped_parses_.push_back(pending_.front());
+        pending_.pop();
+    }
 }
 
 Verdict ReplyTracker::on_server_message(char type, std::string_view body) {

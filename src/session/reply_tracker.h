@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace pgmux::parser {
@@ -71,6 +72,9 @@ struct PendingReply {
     std::string client_statement;
     std::string server_statement;
     std::string parsed_name;  // named Parse: the server-side name, reported on success
+    // Parse of the unnamed statement: the claim it made on the server (see
+    // ServerConnection::unnamed_owner), to withdraw if the server skips it.
+    std::uint64_t unnamed_token = 0;
     // Where pgmux rewrote the Query text: (offset in the rewritten text,
     // bytes added there), so error positions can be mapped back.
     std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> text_shifts;
@@ -98,6 +102,7 @@ struct TrackedReply {
     Inspect inspect = Inspect::kNone;
     std::uint32_t next_statement = 0;
     std::uint64_t statement_key = 0;
+    std::uint64_t unnamed_token = 0;
     std::shared_ptr<const parser::Classification> classification;
     std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
     // Shared, so entries copy cheaply when the ring grows (see ReplyRing).
@@ -182,6 +187,14 @@ class ReplyTracker {
     // Decides what to do with one server message (type byte and body).
     [[nodiscard]] Verdict on_server_message(char type, std::string_view body);
 
+    // The Parse requests the server skipped after an error (it discards
+    // everything up to Sync), oldest first, since the last call: what pgmux
+    // recorded when it sent or answered them must be undone.
+    [[nodiscard]] std::vector<TrackedReply> take_skipped_parses() {
+        return std::exchange(skipped_parses_, {});
+    }
+    [[nodiscard]] bool has_skipped_parses() const noexcept { return !skipped_parses_.empty(); }
+
     // Appends the synthesized replies now at the head to `out` and drops them.
     // Returns true when anything was appended.
     bool take_synthesized(std::string& out);
@@ -208,6 +221,7 @@ class ReplyTracker {
 
     ReplyRing pending_;
     TrackedReply retired_;  // the entry the last verdict may point to
+    std::vector<TrackedReply> skipped_parses_;
 };
 
 }  // namespace pgmux::session

@@ -128,3 +128,62 @@ def test_pgbench_pipeline_script(proxy, database, tmp_path):
     assert stats["processed"] == 500, r.stdout
     assert stats["failed"] == 0, r.stdout
     assert psql(proxy.endpoint, "-At", "-c", "SELECT n FROM counter", dbname=database).stdout.strip() == "500"
+
+
+@pytest.mark.parametrize("known_to_server", [False, True])
+def test_statement_parsed_after_an_error_in_the_batch_does_not_exist(proxy, database,
+                                                                      known_to_server):
+    # The server skips a Parse that follows an error in the same batch: the
+    # statement was never created, so preparing it again must succeed (psycopg
+    # and JDBC re-prepare what never got its ParseComplete). With
+    # known_to_server another client prepared the same text first, so pgmux
+    # answers that Parse itself; the skip must undo that answer too.
+    if known_to_server:
+        with connect(proxy.endpoint, database) as other:
+            other.pgconn.prepare(b"warm", b"SELECT 42")
+    with connect(proxy.endpoint, database) as conn:
+        pgconn = conn.pgconn
+        pgconn.enter_pipeline_mode()
+        send(pgconn, "SELECT 1/0")
+        pgconn.send_prepare(b"s1", b"SELECT 42")
+        pgconn.send_query_prepared(b"s1", None)
+        pgconn.pipeline_sync()
+        pgconn.flush()
+        first = collect(pgconn, 1)
+        pgconn.send_prepare(b"s1", b"SELECT 42")
+        pgconn.send_query_prepared(b"s1", None)
+        pgconn.pipeline_sync()
+        pgconn.flush()
+        second = collect(pgconn, 1)
+        pgconn.exit_pipeline_mode()
+    assert first == [(ES.FATAL_ERROR, "22012"), (ES.PIPELINE_ABORTED, None),
+                     (ES.PIPELINE_ABORTED, None), (ES.PIPELINE_SYNC, None)]
+    assert second == [(ES.COMMAND_OK, None), (ES.TUPLES_OK, "42"), (ES.PIPELINE_SYNC, None)]
+
+
+def test_unnamed_statement_parsed_after_an_error_is_not_taken_for_it(pgmux, database):
+    # One server for both clients: A leaves its unnamed statement on it. B's
+    # Parse of the unnamed statement is skipped after an error, and B binds the
+    # unnamed statement in its next, already pipelined, batch. PostgreSQL
+    # fails that Bind (B has no unnamed statement); pgmux, which sent the Bind
+    # before it knew of the error, parses B's statement again first (see
+    # docs/prepared-statements.md). Never may it run A's statement.
+    proxy = pgmux(pool_size=1)
+    with connect(proxy.endpoint, database) as a:
+        assert a.pgconn.exec_params(b"SELECT 'from a'", None).get_value(0, 0) == b"from a"
+    with connect(proxy.endpoint, database) as conn:
+        pgconn = conn.pgconn
+        pgconn.enter_pipeline_mode()
+        pgconn.send_prepare(b"bad", b"SELECT 1/0")  # named: leaves the unnamed one alone
+        pgconn.send_query_prepared(b"bad", None)
+        pgconn.send_prepare(b"", b"SELECT 'from b'")  # skipped
+        pgconn.pipeline_sync()
+        pgconn.send_query_prepared(b"", None)
+        pgconn.pipeline_sync()
+        pgconn.flush()
+        results = collect(pgconn, 2)
+        pgconn.exit_pipeline_mode()
+    assert results[:4] == [(ES.COMMAND_OK, None), (ES.FATAL_ERROR, "22012"),
+                           (ES.PIPELINE_ABORTED, None), (ES.PIPELINE_SYNC, None)]
+    assert results[4] in [(ES.FATAL_ERROR, "26000"), (ES.TUPLES_OK, "from b")]
+    assert results[5:] == [(ES.PIPELINE_SYNC, None)]

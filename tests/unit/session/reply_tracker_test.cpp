@@ -169,6 +169,34 @@ TEST(ReplyTracker, ParseOutcomeReportsStatementNames) {
     EXPECT_EQ(v.parsed_server_statement(), "pgmux_y");
 }
 
+TEST(ReplyTracker, ParsesSkippedAfterAnErrorAreReported) {
+    // Execute fails; the server skips the two Parses after it, and the
+    // session must learn which (it recorded their names when sending).
+    ReplyTracker t;
+    t.expect({.expect = Expect::kExecute});
+    t.expect({.expect = Expect::kParse,
+              .client_statement = "s1",
+              .server_statement = "pgmux_x",
+              .parsed_name = "pgmux_x"});
+    t.expect({.expect = Expect::kBind});
+    t.expect({.expect = Expect::kParse, .action = Action::kSwallow, .unnamed_token = 7});
+    t.expect({.expect = Expect::kSync});
+    t.expect({.expect = Expect::kParse, .client_statement = "s2", .parsed_name = "pgmux_z"});
+    EXPECT_FALSE(t.has_skipped_parses());
+    (void)t.on_server_message('E', "");
+    ASSERT_TRUE(t.has_skipped_parses());
+    const auto skipped = t.take_skipped_parses();
+    ASSERT_EQ(skipped.size(), 2u);  // not the Parse after the Sync
+    EXPECT_EQ(skipped[0].client_statement(), "s1");
+    EXPECT_EQ(skipped[0].server_statement(), "pgmux_x");
+    EXPECT_EQ(skipped[1].unnamed_token, 7u);
+    EXPECT_EQ(skipped[1].action, Action::kSwallow);
+    EXPECT_FALSE(t.has_skipped_parses());
+    (void)t.on_server_message('Z', "I");
+    EXPECT_EQ(run(t, {{'1', ""}}), "1");  // the next batch's Parse is answered normally
+    EXPECT_FALSE(t.has_skipped_parses());
+}
+
 TEST(ReplyTracker, PortalSuspendedEndsAnExecute) {
     ReplyTracker t;
     t.expect({.expect = Expect::kExecute});
