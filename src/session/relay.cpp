@@ -166,6 +166,10 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
         }
         const protocol::Frame& f = r.frame;
         Verdict v = tracker_.on_server_message(f.type, f.body);
+        if (tracker_.has_skipped_parses()) [[unlikely]] {
+            // An error made the server skip to Sync (also before a rerun).
+            for (const auto& skipped : tracker_.take_skipped_parses()) undo_parse(skipped);
+        }
         if (f.type == msg::kErrorResponse && v.forward &&
             v.event.kind == ReplyEvent::Kind::kStatementFailed && is_plan_invalidation(f.body) &&
             on_plan_invalidated(v)) [[unlikely]] {
@@ -285,9 +289,6 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
             }
             if (const auto server_name = v.failed_server_statement(); !server_name.empty()) {
                 server_->statements.erase(std::string(server_name));
-            }
-            if (tracker_.has_skipped_parses()) {
-                for (const auto& skipped : tracker_.take_skipped_parses()) undo_parse(skipped);
             }
             break;
         case msg::kParseComplete:
