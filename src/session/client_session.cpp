@@ -323,7 +323,7 @@ void ClientSession::close_client(CloseReason reason) {
     if (!close_reason_) close_reason_ = reason;
     closing_ = true;
     boost::system::error_code ec;
-    socket_.cancel(ec);  // wakes the session loop, which then finishes
+    socket_.cancel(ec);  // ends a pending client wait, whose handler then finishes
 }
 
 void ClientSession::request_close(CloseReason reason) {
