@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "net/server_socket.h"
 #include "pgmux/auth/crypto.hpp"
 #include "protocol/frame.h"
 #include "protocol/wire.h"
@@ -52,32 +53,16 @@ ServerConnection::~ServerConnection() {
 
 asio::awaitable<ServerConnection::ConnectResult> ServerConnection::connect(
     asio::any_io_executor executor, ServerTarget target, std::uint64_t id) {
-    tcp::resolver resolver(executor);
-    auto [rec, endpoints] = co_await resolver.async_resolve(
-        target.endpoint.host, std::to_string(target.endpoint.port), use_nothrow);
-    if (rec) {
-        co_return ConnectError{"cannot resolve " + target.endpoint.host + ": " + rec.message(), {}};
-    }
     tcp::socket socket(executor);
     asio::steady_timer deadline(executor, target.connect_timeout);
-
-    auto attempt = [&]() -> asio::awaitable<boost::system::error_code> {
-        auto [ec, ep] = co_await asio::async_connect(socket, endpoints, use_nothrow);
-        co_return ec;
-    };
+    std::string where;
     // Racing the timer is safe: a cancelled connect leaves only a closed socket.
-    auto raced = co_await (attempt() || deadline.async_wait(use_nothrow));
-    if (raced.index() == 1) {
-        co_return ConnectError{"timeout connecting to " + target.endpoint.host + ":" +
-                                   std::to_string(target.endpoint.port),
-                               {}};
-    }
+    auto raced = co_await (net::connect_to_server(socket, target.endpoint, where) ||
+                           deadline.async_wait(use_nothrow));
+    if (raced.index() == 1) co_return ConnectError{"timeout connecting to " + where, {}};
     if (auto ec = std::get<0>(raced)) {
-        co_return ConnectError{"cannot connect to " + target.endpoint.host + ":" +
-                                   std::to_string(target.endpoint.port) + ": " + ec.message(),
-                               {}};
+        co_return ConnectError{"cannot connect to " + where + ": " + ec.message(), {}};
     }
-    socket.set_option(tcp::no_delay(true));
     socket.non_blocking(true);
     auto conn = std::make_unique<ServerConnection>(std::move(socket), id, target.endpoint);
 
@@ -100,7 +85,9 @@ asio::awaitable<boost::system::error_code> ServerConnection::write_all(std::stri
 
 asio::awaitable<std::optional<ConnectError>> ServerConnection::login(const ServerTarget& target) {
     const std::string where = target.endpoint.host + ":" + std::to_string(target.endpoint.port);
-    if (target.tls.enabled()) {
+    // PostgreSQL offers no TLS on its Unix-domain socket; like libpq, pgmux
+    // does not ask there (server_tls_sslmode applies to TCP only).
+    if (target.tls.enabled() && !net::is_unix_socket_host(target.endpoint.host)) {
         ServerTlsStats::attempts.fetch_add(1, std::memory_order_relaxed);
         auto tls = co_await start_server_tls(socket_, target.tls, target.endpoint.host);
         if (auto* why = std::get_if<std::string>(&tls)) {
@@ -196,7 +183,11 @@ bool ServerConnection::looks_alive() noexcept {
 void ServerConnection::rebind(const asio::any_io_executor& executor) {
     if (socket_.get_executor() == executor) return;
     boost::system::error_code ec;
-    const auto protocol = socket_.local_endpoint(ec).protocol();
+    // The family only matters to endpoint calls, never made on a Unix-domain
+    // server socket (see net/server_socket.h).
+    const auto protocol = net::is_unix_socket_host(endpoint_.host)
+                              ? tcp::v4()
+                              : socket_.local_endpoint(ec).protocol();
     const int fd = socket_.release(ec);
     if (ec) {
         socket_ = tcp::socket(executor);

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "net/server_socket.h"
 #include "protocol/messages.h"
 #include "protocol/wire.h"
 #include "runtime/log.h"
@@ -340,17 +341,14 @@ void ClientSession::cancel_current_query() {
 asio::awaitable<void> ClientSession::forward_cancel(asio::any_io_executor executor,
                                                     config::Endpoint server, backend::ServerTls tls,
                                                     std::int32_t pid, std::int32_t secret) {
-    asio::ip::tcp::resolver resolver(executor);
-    auto [rec, endpoints] =
-        co_await resolver.async_resolve(server.host, std::to_string(server.port), use_nothrow);
-    if (rec) co_return;
     asio::ip::tcp::socket socket(executor);
-    auto [cec, ep] = co_await asio::async_connect(socket, endpoints, use_nothrow);
-    if (cec) co_return;
+    std::string where;
+    const auto connect_error = co_await net::connect_to_server(socket, server, where);
+    if (connect_error) co_return;
     // PostgreSQL takes a CancelRequest after an SSLRequest handshake too, which
     // is the only way to reach a server that accepts nothing but TLS.
     std::unique_ptr<net::TlsStream> stream;
-    if (tls.enabled()) {
+    if (tls.enabled() && !net::is_unix_socket_host(server.host)) {
         socket.non_blocking(true);
         auto negotiated = co_await backend::start_server_tls(socket, tls, server.host);
         if (auto* why = std::get_if<std::string>(&negotiated)) {

@@ -1,0 +1,48 @@
+#include "net/server_socket.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace pgmux::net {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+std::string unix_socket_path(const config::Endpoint& endpoint) {
+    std::string path = endpoint.host;
+    if (path.size() > 1 && path.back() == '/') path.pop_back();
+    return path + "/.s.PGSQL." + std::to_string(endpoint.port);
+}
+
+asio::awaitable<boost::system::error_code> connect_to_server(tcp::socket& socket,
+                                                             const config::Endpoint& endpoint,
+                                                             std::string& what) {
+    if (is_unix_socket_host(endpoint.host)) {
+        what = unix_socket_path(endpoint);
+        asio::local::stream_protocol::socket unix_socket(socket.get_executor());
+        auto [ec] = co_await unix_socket.async_connect(asio::local::stream_protocol::endpoint(what),
+                                                       use_nothrow);
+        if (ec) co_return ec;
+        // The protocol given to assign() only picks the address family Asio
+        // would use for endpoint calls, which are never made on this socket.
+        const int fd = unix_socket.release(ec);
+        if (ec) co_return ec;
+        socket.assign(tcp::v4(), fd, ec);
+        co_return ec;
+    }
+    what = endpoint.host + ":" + std::to_string(endpoint.port);
+    tcp::resolver resolver(socket.get_executor());
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), use_nothrow);
+    if (rec) co_return rec;
+    auto [cec, ep] = co_await asio::async_connect(socket, endpoints, use_nothrow);
+    if (cec) co_return cec;
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    co_return boost::system::error_code{};
+}
+
+}  // namespace pgmux::net
