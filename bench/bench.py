@@ -239,6 +239,10 @@ def main():
                     help="pgbench -C with SCRAM / TLS on the client leg ('' = none)")
     ap.add_argument("--only-connect", action="store_true",
                     help="skip the pgbench -S throughput runs and the idle clients")
+    ap.add_argument("--upstream-socket", action="store_true",
+                    default=os.environ.get("UPSTREAM_SOCKET", "") == "1",
+                    help="both poolers reach PostgreSQL over its Unix-domain socket "
+                         "(clients still use TCP)")
     ap.add_argument("--json", help="also write the raw figures here")
     a = ap.parse_args()
     clients = [int(c) for c in a.clients.split(",")]
@@ -255,14 +259,15 @@ def main():
         pgbench(pg.endpoint, "-i", "-q", "-s", a.scale, dbname=DB, timeout=900)
         pg.query("VACUUM ANALYZE", dbname=DB)
         targets = [("direct", pg.endpoint)]
+        upstream = Endpoint(pg.socket_dir, pg.port) if a.upstream_socket else pg.endpoint
         poolers = []
         if "pgbouncer" in wanted:
-            bouncer = start_pgbouncer(pg.endpoint, pg.base_dir, Endpoint("127.0.0.1", free_port()),
+            bouncer = start_pgbouncer(upstream, pg.base_dir, Endpoint("127.0.0.1", free_port()),
                                       pool_size=a.pool_size, pool_mode="transaction")
             procs.append(bouncer)
             poolers.append(("pgbouncer", bouncer))
         if "pgmux" in wanted:
-            mux = start_pgmux(pg.endpoint, pg.base_dir, a.pool_size, a.pgmux_arg)
+            mux = start_pgmux(upstream, pg.base_dir, a.pool_size, a.pgmux_arg)
             procs.append(mux)
             poolers.append(("pgmux", mux))
         targets = [t for t in targets if t[0] in wanted] + [(n, p.endpoint) for n, p in poolers]
@@ -288,7 +293,8 @@ def main():
 
         print(f"\npgbench -S -T {a.duration} -j 2, scale {a.scale}, pool size {a.pool_size} "
               f"(transaction mode), {os.cpu_count()} CPUs shared by PostgreSQL, pooler and pgbench; "
-              f"median of {a.rounds} round(s)")
+              f"median of {a.rounds} round(s); poolers reach PostgreSQL over "
+              f"{'its Unix-domain socket' if a.upstream_socket else 'TCP'}")
         if results:
             print_throughput(results, modes, clients, names)
             print_parses(results, modes, clients)
