@@ -113,6 +113,8 @@ std::shared_ptr<const parser::Classification> ClientSession::classify(std::strin
 void ClientSession::expect(PendingReply&& reply) {
     const bool synthesized = reply.action == Action::kSynthesize;
     tracker_.expect(std::move(reply));
+    if (tracker_.has_skipped()) [[unlikely]]
+        undo_skipped();  // sent while the server skips
     if (synthesized) emit_synthesized();
 }
 
@@ -549,7 +551,8 @@ void ClientSession::forward_as_is(const protocol::Frame& f, std::string& to_serv
 
 void ClientSession::close_on_server(const std::string& name, std::string& to_server) {
     append_message(to_server, msg::kClose, {"S", name, std::string_view("\0", 1)});
-    expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
+    expect(PendingReply{
+        .expect = Expect::kClose, .action = Action::kSwallow, .server_statement = name});
 }
 
 bool ClientSession::server_lacks(const statements::PreparedStatement& ps,

@@ -248,8 +248,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // and whether the server was released back to the pool.
     std::pair<std::size_t, bool> handle_server_bytes(std::string_view data);
     void on_server_message_seen(const protocol::Frame& f, const Verdict& v);
-    // Forgets what a Parse the server skipped after an error would have made.
-    void undo_parse(const TrackedReply& parse);
+    // Undoes what pgmux recorded for a Parse (or its own Close) that the
+    // server skipped after an error.
+    void undo_skipped(const TrackedReply& parse);
+    void undo_skipped();  // everything the tracker reports skipped
     enum class IdleAction { kKeep, kRelease, kClose };
     // The linked server is idle ('I', nothing outstanding): keep it, give it
     // back, or close it (verifying pins with the server first if needed).

@@ -166,10 +166,9 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
         }
         const protocol::Frame& f = r.frame;
         Verdict v = tracker_.on_server_message(f.type, f.body);
-        if (tracker_.has_skipped_parses()) [[unlikely]] {
-            // An error made the server skip to Sync (also before a rerun).
-            for (const auto& skipped : tracker_.take_skipped_parses()) undo_parse(skipped);
-        }
+        // An error made the server skip to Sync (also before a rerun).
+        if (tracker_.has_skipped()) [[unlikely]]
+            undo_skipped();
         if (f.type == msg::kErrorResponse && v.forward &&
             v.event.kind == ReplyEvent::Kind::kStatementFailed && is_plan_invalidation(f.body) &&
             on_plan_invalidated(v)) [[unlikely]] {
@@ -220,7 +219,20 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
     return {pos, release};
 }
 
-void ClientSession::undo_parse(const TrackedReply& parse) {
+void ClientSession::undo_skipped() {
+    for (const auto& skipped : tracker_.take_skipped()) undo_skipped(skipped);
+}
+
+void ClientSession::undo_skipped(const TrackedReply& parse) {
+    if (parse.expect == Expect::kClose) {
+        // pgmux's own Close (of a stale or evicted statement): the server
+        // still holds the statement. Stale, it is closed before its next use;
+        // evicted, pgmux no longer tracks it, so this backend is not reused.
+        if (!server_->statements.mark_stale(std::string(parse.server_statement()))) {
+            server_->discard_on_release = true;
+        }
+        return;
+    }
     // The server never ran this Parse: nothing it was to create exists.
     if (parse.unnamed_token != 0) {
         if (server_->unnamed_owner == parse.unnamed_token) server_->unnamed_owner = 0;
@@ -233,7 +245,9 @@ void ClientSession::undo_parse(const TrackedReply& parse) {
         return;
     }
     if (const auto server_name = parse.server_statement(); !server_name.empty()) {
-        server_->statements.erase(std::string(server_name));
+        // Whether the server holds it is unknown now (an older, stale copy
+        // may be there): stale makes its next use Close it, then Parse it.
+        server_->statements.mark_stale(std::string(server_name));
     }
     if (const auto client_name = parse.client_statement(); !client_name.empty()) {
         auto it = statements_.find(std::string(client_name));

@@ -116,13 +116,35 @@ bool ReplyTracker::take_synthesized(std::string& out) {
     return any;
 }
 
+void ReplyTracker::note_skipped(const TrackedReply& entry) {
+    if (entry.expect == Expect::kParse ||
+        (entry.expect == Expect::kClose && !entry.server_statement().empty())) {
+        skipped_.push_back(entry);
+    }
+}
+
 void ReplyTracker::fail_until_sync() {
     // After an error the server skips everything up to Sync; so do we,
     // including replies we would have synthesized.
     while (!pending_.empty() && is_extended(pending_.front().expect)) {
-        if (pending_.front().expect == Expect::kParse) skipped_parses_.push_back(pending_.front());
+        note_skipped(pending_.front());
         pending_.pop();
     }
+    // No Sync sent yet: what the client sends until it is skipped as well.
+    skipping_ = pending_.empty();
+}
+
+void ReplyTracker::expect(PendingReply&& reply) {
+    if (skipping_) [[unlikely]] {
+        if (is_extended(reply.expect)) {
+            TrackedReply skipped;
+            skipped.assign(std::move(reply));
+            note_skipped(skipped);
+            return;  // no reply will come, nothing is synthesized
+        }
+        skipping_ = false;  // the Sync (or a Query) that ends the skipping
+    }
+    pending_.push(std::move(reply));
 }
 
 Verdict ReplyTracker::on_server_message(char type, std::string_view body) {

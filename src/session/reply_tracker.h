@@ -179,21 +179,28 @@ class ReplyRing {
 
 class ReplyTracker {
   public:
-    void expect(PendingReply&& reply) { pending_.push(std::move(reply)); }
+    // Queues what a request sent to the server will be answered with. While
+    // the server discards messages after an error (up to the client's next
+    // Sync, not sent yet), extended-protocol requests get no answer: they are
+    // reported as skipped instead (see take_skipped).
+    void expect(PendingReply&& reply);
     [[nodiscard]] bool empty() const noexcept { return pending_.empty(); }
     [[nodiscard]] std::size_t size() const noexcept { return pending_.size(); }
-    void clear() noexcept { pending_.clear(); }
+    void clear() noexcept {
+        pending_.clear();
+        skipping_ = false;
+        skipped_.clear();
+    }
 
     // Decides what to do with one server message (type byte and body).
     [[nodiscard]] Verdict on_server_message(char type, std::string_view body);
 
-    // The Parse requests the server skipped after an error (it discards
-    // everything up to Sync), oldest first, since the last call: what pgmux
-    // recorded when it sent or answered them must be undone.
-    [[nodiscard]] std::vector<TrackedReply> take_skipped_parses() {
-        return std::exchange(skipped_parses_, {});
-    }
-    [[nodiscard]] bool has_skipped_parses() const noexcept { return !skipped_parses_.empty(); }
+    // The Parse requests, and Closes of server statements, that the server
+    // skipped after an error (it discards everything up to Sync), oldest
+    // first, since the last call: what pgmux recorded when it sent or
+    // answered them must be undone.
+    [[nodiscard]] std::vector<TrackedReply> take_skipped() { return std::exchange(skipped_, {}); }
+    [[nodiscard]] bool has_skipped() const noexcept { return !skipped_.empty(); }
 
     // Appends the synthesized replies now at the head to `out` and drops them.
     // Returns true when anything was appended.
@@ -216,12 +223,15 @@ class ReplyTracker {
 
   private:
     void fail_until_sync();
+    // Keeps `entry` for take_skipped() if undoing it matters.
+    void note_skipped(const TrackedReply& entry);
     // Ends the head entry, keeping it readable through the verdict.
     const TrackedReply* retire_head() noexcept;
 
     ReplyRing pending_;
     TrackedReply retired_;  // the entry the last verdict may point to
-    std::vector<TrackedReply> skipped_parses_;
+    std::vector<TrackedReply> skipped_;
+    bool skipping_ = false;  // the server discards until the client's next Sync
 };
 
 }  // namespace pgmux::session

@@ -187,3 +187,59 @@ def test_unnamed_statement_parsed_after_an_error_is_not_taken_for_it(pgmux, data
                            (ES.PIPELINE_ABORTED, None), (ES.PIPELINE_SYNC, None)]
     assert results[4] in [(ES.FATAL_ERROR, "26000"), (ES.TUPLES_OK, "from b")]
     assert results[5:] == [(ES.PIPELINE_SYNC, None)]
+
+
+def test_parse_sent_after_the_error_arrived_is_skipped_too(proxy, database):
+    # The client learns of the error (Flush) before its Sync; a Parse it sends
+    # in between is discarded by the server like the rest of the batch.
+    with connect(proxy.endpoint, database) as conn:
+        pgconn = conn.pgconn
+        pgconn.enter_pipeline_mode()
+        send(pgconn, "SELECT 1/0")
+        pgconn.send_flush_request()
+        pgconn.flush()
+        res = next_result(pgconn)
+        assert res.error_field(pq.DiagnosticField.SQLSTATE) == b"22012"
+        assert next_result(pgconn) is None
+        pgconn.send_prepare(b"late", b"SELECT 7")
+        pgconn.pipeline_sync()
+        pgconn.send_prepare(b"late", b"SELECT 7")
+        pgconn.send_query_prepared(b"late", None)
+        pgconn.pipeline_sync()
+        pgconn.flush()
+        results = collect(pgconn, 2)
+        pgconn.exit_pipeline_mode()
+    assert results == [(ES.PIPELINE_ABORTED, None), (ES.PIPELINE_SYNC, None),
+                       (ES.COMMAND_OK, None), (ES.TUPLES_OK, "7"), (ES.PIPELINE_SYNC, None)]
+
+
+def test_skipped_parse_of_an_invalidated_statement_leaves_it_usable(pgmux, database):
+    # A statement whose plan was invalidated is closed and parsed again on
+    # its next use; when an error makes the server skip both, the server
+    # still holds the stale one. Later clients must still be able to use it.
+    proxy = pgmux(pool_size=1)
+    text = b"SELECT * FROM inv"
+    with connect(proxy.endpoint, database) as conn:
+        conn.execute("CREATE TABLE inv(a int)")
+        conn.execute("INSERT INTO inv VALUES (1)")
+        pgconn = conn.pgconn
+        pgconn.prepare(b"s1", text)
+        assert pgconn.exec_prepared(b"s1", None).ntuples == 1
+        conn.execute("ALTER TABLE inv ADD COLUMN b int")
+        conn.execute("BEGIN")  # inside a block the error is not retried away
+        res = pgconn.exec_prepared(b"s1", None)
+        assert res.error_field(pq.DiagnosticField.SQLSTATE) == b"0A000"  # plan invalidated
+        conn.execute("ROLLBACK")
+        pgconn.enter_pipeline_mode()
+        send(pgconn, "SELECT 1/0")
+        pgconn.send_prepare(b"s2", text)
+        pgconn.pipeline_sync()
+        pgconn.flush()
+        collect(pgconn, 1)
+        pgconn.exit_pipeline_mode()
+    for client in range(3):
+        with connect(proxy.endpoint, database) as conn:
+            conn.pgconn.prepare(b"s3", text)
+            res = conn.pgconn.exec_prepared(b"s3", None)
+            assert res.error_message == b"", res.error_message
+            assert res.nfields == 2 and res.ntuples == 1

@@ -182,19 +182,48 @@ TEST(ReplyTracker, ParsesSkippedAfterAnErrorAreReported) {
     t.expect({.expect = Expect::kParse, .action = Action::kSwallow, .unnamed_token = 7});
     t.expect({.expect = Expect::kSync});
     t.expect({.expect = Expect::kParse, .client_statement = "s2", .parsed_name = "pgmux_z"});
-    EXPECT_FALSE(t.has_skipped_parses());
+    EXPECT_FALSE(t.has_skipped());
     (void)t.on_server_message('E', "");
-    ASSERT_TRUE(t.has_skipped_parses());
-    const auto skipped = t.take_skipped_parses();
+    ASSERT_TRUE(t.has_skipped());
+    const auto skipped = t.take_skipped();
     ASSERT_EQ(skipped.size(), 2u);  // not the Parse after the Sync
     EXPECT_EQ(skipped[0].client_statement(), "s1");
     EXPECT_EQ(skipped[0].server_statement(), "pgmux_x");
     EXPECT_EQ(skipped[1].unnamed_token, 7u);
     EXPECT_EQ(skipped[1].action, Action::kSwallow);
-    EXPECT_FALSE(t.has_skipped_parses());
+    EXPECT_FALSE(t.has_skipped());
     (void)t.on_server_message('Z', "I");
     EXPECT_EQ(run(t, {{'1', ""}}), "1");  // the next batch's Parse is answered normally
-    EXPECT_FALSE(t.has_skipped_parses());
+    EXPECT_FALSE(t.has_skipped());
+}
+
+TEST(ReplyTracker, RequestsSentWhileTheServerSkipsGetNoReplies) {
+    // The error arrives before the client's Sync: what it sends until that
+    // Sync is skipped by the server too, so nothing may be expected or made
+    // up for it; the Sync ends the skipping.
+    ReplyTracker t;
+    t.expect({.expect = Expect::kExecute});
+    (void)t.on_server_message('E', "");
+    t.expect({.expect = Expect::kParse,
+              .action = Action::kSynthesize,
+              .synthesized = "1",
+              .client_statement = "s1",
+              .parsed_name = "pgmux_x"});
+    t.expect(
+        {.expect = Expect::kClose, .action = Action::kSwallow, .server_statement = "pgmux_old"});
+    t.expect({.expect = Expect::kBind});
+    std::string synth;
+    EXPECT_FALSE(t.take_synthesized(synth));  // no ParseComplete the server would not send
+    const auto skipped = t.take_skipped();
+    ASSERT_EQ(skipped.size(), 2u);
+    EXPECT_EQ(skipped[0].client_statement(), "s1");
+    EXPECT_EQ(skipped[1].expect, Expect::kClose);
+    EXPECT_EQ(skipped[1].server_statement(), "pgmux_old");
+    t.expect({.expect = Expect::kSync});
+    EXPECT_EQ(run(t, {{'Z', "I"}}), "Z");
+    t.expect({.expect = Expect::kParse});
+    EXPECT_EQ(run(t, {{'1', ""}}), "1");  // expected again after the Sync
+    EXPECT_TRUE(t.empty());
 }
 
 TEST(ReplyTracker, PortalSuspendedEndsAnExecute) {
