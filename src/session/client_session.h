@@ -9,8 +9,9 @@
 // server side gives the server back to the pool at ReadyForQuery 'I' when
 // nothing is outstanding. Both are plain handlers, not coroutines: resuming
 // a coroutine per message cost more than the proxy's own bookkeeping, and an
-// idle client holds nothing for them. Only the rare waits (for a server when
-// the pool has none idle, for a slow peer's queue) run as coroutines.
+// idle client holds nothing for them. A client that must wait for a server
+// waits in the pool's queue as a callback; only the rare waits (for one
+// particular server, for a slow peer's queue) run as coroutines.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -85,8 +86,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
     // client_session.cpp: the client side of the relay, a chain of handlers
     // like the server side: wait until the client is readable, read, handle
-    // what arrived, wait again. Only waiting for a server (the pool had no
-    // idle one) or for a slow server's queue runs as a coroutine.
+    // what arrived, wait again.
     void wait_for_client();
     void on_client_readable(boost::system::error_code ec);
     void serve_client_bytes(std::string_view data, bool from_scratch);
