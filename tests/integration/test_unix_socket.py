@@ -6,9 +6,9 @@ import threading
 import psycopg
 import pytest
 
+from harness.activity import Background, wait_for_active
 from harness.clients import connect, pgbench
 from harness.net import Endpoint
-from test_cancel import Background, wait_for_active
 
 pytestmark = pytest.mark.timeout(120)
 
