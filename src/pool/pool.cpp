@@ -175,14 +175,19 @@ asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor,
             if (a.timed_out) co_return AcquireError{AcquireFailure::kTimeout, {}};
         }
         if (a.connect) co_return co_await connect_new(executor);
-        if (!a.conn) continue;  // woken to retry (resume)
-        if (!usable(*a.conn)) {
-            a.conn.reset();  // frees the slot, which may wake a waiter
-            continue;
-        }
-        a.conn->rebind(executor);
-        co_return std::move(a.conn);
+        if (auto conn = take_usable(a, executor)) co_return conn;
     }
+}
+
+std::unique_ptr<ServerConnection> Pool::take_usable(Attempt& a,
+                                                    const asio::any_io_executor& executor) {
+    if (!a.conn) return nullptr;  // woken to retry (resume)
+    if (!usable(*a.conn)) {
+        a.conn.reset();  // frees the slot, which may wake a waiter
+        return nullptr;
+    }
+    a.conn->rebind(executor);
+    return std::move(a.conn);
 }
 
 void Pool::acquire_async(asio::any_io_executor executor, std::uint64_t preferred_server,
@@ -224,13 +229,9 @@ bool Pool::deliver(Attempt& a, const asio::any_io_executor& executor, AcquireCal
                        });
         return true;
     }
-    if (!a.conn) return false;  // woken to retry (resume)
-    if (!usable(*a.conn)) {
-        a.conn.reset();  // frees the slot, which may wake a waiter
-        return false;
-    }
-    a.conn->rebind(executor);
-    done(std::move(a.conn));
+    auto conn = take_usable(a, executor);
+    if (!conn) return false;
+    done(std::move(conn));
     return true;
 }
 

@@ -172,6 +172,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
     Attempt after_wake(const std::shared_ptr<Waiter>& waiter);
     void acquire_async_at(boost::asio::any_io_executor executor, std::uint64_t preferred_server,
                           std::chrono::steady_clock::time_point deadline, AcquireCallback done);
+    // The attempt's connection, moved to `executor`, if it is still alive
+    // (nullptr: look again).
+    std::unique_ptr<backend::ServerConnection> take_usable(
+        Attempt& attempt, const boost::asio::any_io_executor& executor);
     // Hands over the attempt's connection or starts opening one; false when
     // there was nothing usable (look again).
     bool deliver(Attempt& attempt, const boost::asio::any_io_executor& executor,
