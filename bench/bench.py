@@ -53,6 +53,17 @@ PARSE_COUNTERS = ("pgmux_transactions_total", "pgmux_client_parses_total",
                   "pgmux_server_parses_total", "pgmux_parses_saved_total")
 
 
+def start_forwarder(upstream, work_dir):
+    """The floor: floor_forwarder.c, built here with the system's C compiler."""
+    binary = os.path.join(work_dir, "floor_forwarder")
+    subprocess.run(["cc", "-O2", "-o", binary, os.path.join(HERE, "floor_forwarder.c")], check=True)
+    listen = Endpoint("127.0.0.1", free_port())
+    argv = [binary, str(listen.port), upstream.host, str(upstream.port)]
+    proc = ProxyProcess("forwarder", argv, listen, None, os.path.join(work_dir, "forwarder.log"))
+    proc.wait_ready()
+    return proc
+
+
 def pgmux_counters(admin):
     """The counters behind the parses-per-transaction figures, from /metrics."""
     url = f"http://{admin.host}:{admin.port}/metrics"
@@ -115,7 +126,9 @@ def summarize(runs):
 
 def print_throughput(results, modes, clients, names):
     print("\n## pgbench -S: TPS (average latency)\n")
-    header = "| mode | clients | " + " | ".join(names) + " | pgmux/direct | pgmux/pgbouncer | pgbouncer/direct |"
+    floor = "forwarder" in names
+    header = ("| mode | clients | " + " | ".join(names) + " | pgmux/direct | pgmux/pgbouncer | "
+              "pgbouncer/direct |" + (" forwarder/direct | pgmux/forwarder |" if floor else ""))
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for mode in modes:
@@ -129,7 +142,9 @@ def print_throughput(results, modes, clients, names):
             print(f"| {mode} | {n} | " + " | ".join(cells) + " | "
                   f"{fmt_ratio(tps.get('pgmux'), tps.get('direct'))} | "
                   f"{fmt_ratio(tps.get('pgmux'), tps.get('pgbouncer'))} | "
-                  f"{fmt_ratio(tps.get('pgbouncer'), tps.get('direct'))} |")
+                  f"{fmt_ratio(tps.get('pgbouncer'), tps.get('direct'))} |" +
+                  (f" {fmt_ratio(tps.get('forwarder'), tps.get('direct'))} | "
+                   f"{fmt_ratio(tps.get('pgmux'), tps.get('forwarder'))} |" if floor else ""))
 
 
 def print_parses(results, modes, clients):
@@ -231,7 +246,8 @@ def main():
     ap.add_argument("--scale", type=int, default=int(os.environ.get("SCALE", 10)))
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 1)))
     ap.add_argument("--idle-clients", type=int, default=int(os.environ.get("IDLE_CLIENTS", 10000)))
-    ap.add_argument("--targets", default=os.environ.get("TARGETS", "direct,pgbouncer,pgmux"))
+    ap.add_argument("--targets", default=os.environ.get("TARGETS", "direct,forwarder,pgbouncer,pgmux"),
+                    help="forwarder = bench/floor_forwarder.c, the cost of the extra hop alone")
     ap.add_argument("--pgmux-arg", action="append", default=os.environ.get("PGMUX_ARGS", "").split(),
                     help="extra pgmux flag (repeatable), e.g. --pgmux-arg=--workers --pgmux-arg=1")
     ap.add_argument("--connect-variants",
@@ -261,6 +277,11 @@ def main():
         targets = [("direct", pg.endpoint)]
         upstream = Endpoint(pg.socket_dir, pg.port) if a.upstream_socket else pg.endpoint
         poolers = []
+        hops = []  # not poolers: no idle-client RSS for it
+        if "forwarder" in wanted:
+            forwarder = start_forwarder(upstream, pg.base_dir)
+            procs.append(forwarder)
+            hops.append(("forwarder", forwarder))
         if "pgbouncer" in wanted:
             bouncer = start_pgbouncer(upstream, pg.base_dir, Endpoint("127.0.0.1", free_port()),
                                       pool_size=a.pool_size, pool_mode="transaction")
@@ -270,7 +291,8 @@ def main():
             mux = start_pgmux(upstream, pg.base_dir, a.pool_size, a.pgmux_arg)
             procs.append(mux)
             poolers.append(("pgmux", mux))
-        targets = [t for t in targets if t[0] in wanted] + [(n, p.endpoint) for n, p in poolers]
+        targets = [t for t in targets if t[0] in wanted] + [
+            (n, p.endpoint) for n, p in hops + poolers]
         names = [n for n, _ in targets]
 
         results = {}
@@ -283,7 +305,8 @@ def main():
             log(f"idle clients: {a.idle_clients}")
             idle = idle_rss(poolers, a.idle_clients)
         log("pgbench -C")
-        conn = connect_rates(targets, a.duration)
+        # The forwarder's connect rate is PostgreSQL's own (one backend per client).
+        conn = connect_rates([t for t in targets if t[0] != "forwarder"], a.duration)
         variants = {}
         wanted_variants = [v for v in a.connect_variants.split(",") if v]
         if wanted_variants and "pgmux" in wanted and "pgbouncer" in wanted:
@@ -308,7 +331,7 @@ def main():
                 json.dump({"throughput": {"/".join(map(str, k)): v for k, v in results.items()},
                            "idle": idle, "connect": conn, "connect_variants": variants,
                            "args": vars(a)}, f, indent=1)
-        for name, proc in poolers:
+        for name, proc in hops + poolers:
             if not proc.alive():
                 log(f"{name} died during the run:\n{proc.log_text()[-3000:]}")
                 return 1
