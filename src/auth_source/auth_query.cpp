@@ -65,7 +65,7 @@ asio::awaitable<SecretLookup> AuthQuery::run_query(asio::any_io_executor executo
                                                    std::shared_ptr<pool::Pool> pool) {
     const auto started = Clock::now();
     SecretLookup unavailable{LookupStatus::kUnavailable, std::nullopt, true};
-    auto acquired = co_await pool->acquire(executor, 0, request.timeout);
+    auto acquired = co_await pool->acquire(executor, {}, request.timeout);
     if (auto* err = std::get_if<pool::AcquireError>(&acquired)) {
         LOG_WARN << "auth_query: cannot get a connection as " << request.target.user << " to "
                  << endpoint_text(request.target) << ": "

@@ -106,6 +106,14 @@ class ServerConnection {
     Clock::time_point created_at = Clock::now();
     Clock::time_point last_used_at = Clock::now();
     std::uint64_t last_client_id = 0;
+    // The client whose currval()/lastval() this backend holds (it ran
+    // nextval()/setval() here), while that client is connected: other
+    // clients take another idle server while there is one.
+    std::uint64_t sequence_owner = 0;
+    std::weak_ptr<const void> sequence_owner_alive;
+    [[nodiscard]] bool holds_sequences_of_another(std::uint64_t client) const {
+        return sequence_owner != 0 && sequence_owner != client && !sequence_owner_alive.expired();
+    }
 
     // Released when the connection is destroyed: the pool's slot accounting.
     std::shared_ptr<void> slot;

@@ -70,19 +70,33 @@ void Pool::on_slot_freed() {
 }
 
 std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_executor& executor,
-                                                         std::uint64_t preferred_server) {
+                                                         Affinity affinity) {
     if (idle_.empty()) return nullptr;
+    // In order of preference: the asker's own previous server; the most
+    // recently used one on the asker's thread; the most recently used one;
+    // and only when every idle server keeps another client's sequence state
+    // (currval/lastval) and the pool is full (else the caller opens a new
+    // one), the one whose client has been away longest.
     auto pick = idle_.end();
+    auto any_free = idle_.end();
     for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
-        if ((*it)->id() == preferred_server) {
+        auto& conn = **it;
+        const bool someone_elses_sequences = conn.holds_sequences_of_another(affinity.client);
+        if (conn.id() == affinity.server && !someone_elses_sequences) {
             pick = std::prev(it.base());
             break;
         }
-        if (pick == idle_.end() && (*it)->socket().get_executor() == executor) {
+        if (someone_elses_sequences) continue;
+        if (pick == idle_.end() && conn.socket().get_executor() == executor) {
             pick = std::prev(it.base());
         }
+        if (any_free == idle_.end()) any_free = std::prev(it.base());
     }
-    if (pick == idle_.end()) pick = std::prev(idle_.end());  // most recently used
+    if (pick == idle_.end()) pick = any_free;
+    if (pick == idle_.end()) {
+        if (open_ < settings_.size) return nullptr;
+        pick = idle_.begin();
+    }
     auto conn = std::move(*pick);
     idle_.erase(pick);
     return conn;
@@ -106,13 +120,13 @@ bool Pool::usable(ServerConnection& conn) {
 }
 
 std::unique_ptr<ServerConnection> Pool::try_acquire_idle(const asio::any_io_executor& executor,
-                                                         std::uint64_t preferred_server) {
+                                                         Affinity affinity) {
     for (;;) {
         std::unique_ptr<ServerConnection> conn;
         {
             std::lock_guard lock(mu_);
             if (paused_ || !waiters_.empty()) return nullptr;
-            conn = take_idle_locked(executor, preferred_server);
+            conn = take_idle_locked(executor, affinity);
         }
         if (!conn) return nullptr;
         // A dead one is destroyed outside the lock: freeing its slot takes it.
@@ -130,11 +144,11 @@ void Pool::dispose(std::unique_ptr<ServerConnection> conn) {
 }
 
 Pool::Attempt Pool::take_or_queue(const asio::any_io_executor& executor,
-                                  std::uint64_t preferred_server, Clock::time_point deadline) {
+                                  Affinity affinity, Clock::time_point deadline) {
     Attempt a;
     std::lock_guard lock(mu_);
     if (!paused_ && waiters_.empty()) {
-        a.conn = take_idle_locked(executor, preferred_server);
+        a.conn = take_idle_locked(executor, affinity);
         if (!a.conn && open_ < settings_.size) {
             ++open_;
             ++connecting_;
@@ -164,11 +178,11 @@ Pool::Attempt Pool::after_wake(const std::shared_ptr<Waiter>& waiter) {
 }
 
 asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor,
-                                             std::uint64_t preferred_server,
+                                             Affinity affinity,
                                              std::chrono::milliseconds wait_timeout) {
     const auto deadline = Clock::now() + wait_timeout;
     for (;;) {
-        auto a = take_or_queue(executor, preferred_server, deadline);
+        auto a = take_or_queue(executor, affinity, deadline);
         if (a.waiter) {
             co_await a.waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
             a = after_wake(a.waiter);
@@ -190,26 +204,26 @@ std::unique_ptr<ServerConnection> Pool::take_usable(Attempt& a,
     return std::move(a.conn);
 }
 
-void Pool::acquire_async(asio::any_io_executor executor, std::uint64_t preferred_server,
+void Pool::acquire_async(asio::any_io_executor executor, Affinity affinity,
                          std::chrono::milliseconds wait_timeout, AcquireCallback done) {
-    acquire_async_at(std::move(executor), preferred_server, Clock::now() + wait_timeout,
+    acquire_async_at(std::move(executor), affinity, Clock::now() + wait_timeout,
                      std::move(done));
 }
 
-void Pool::acquire_async_at(asio::any_io_executor executor, std::uint64_t preferred_server,
+void Pool::acquire_async_at(asio::any_io_executor executor, Affinity affinity,
                             Clock::time_point deadline, AcquireCallback done) {
     for (;;) {
-        auto a = take_or_queue(executor, preferred_server, deadline);
+        auto a = take_or_queue(executor, affinity, deadline);
         if (a.waiter) {
             // Same steps as acquire(), as a handler: no coroutine per wait.
             auto waiter = a.waiter;
-            waiter->timer.async_wait([self = shared_from_this(), waiter, executor, preferred_server,
+            waiter->timer.async_wait([self = shared_from_this(), waiter, executor, affinity,
                                       deadline,
                                       done = std::move(done)](boost::system::error_code) mutable {
                 auto woken = self->after_wake(waiter);
                 if (woken.timed_out) return done(AcquireError{AcquireFailure::kTimeout, {}});
                 if (self->deliver(woken, executor, done)) return;
-                self->acquire_async_at(executor, preferred_server, deadline, std::move(done));
+                self->acquire_async_at(executor, affinity, deadline, std::move(done));
             });
             return;
         }

@@ -77,6 +77,14 @@ struct PooledServer {
     std::uint64_t last_client_id = 0;  // 0: none yet
 };
 
+// Which idle server a client would rather have: the one it used last (its
+// settings are already there, and its currval() lives there), and who asks
+// (so a server keeping another client's sequence state is left for that one).
+struct Affinity {
+    std::uint64_t server = 0;  // 0: none
+    std::uint64_t client = 0;
+};
+
 class Pool : public std::enable_shared_from_this<Pool> {
   public:
     Pool(PoolKey key, PoolSettings settings);
@@ -85,20 +93,20 @@ class Pool : public std::enable_shared_from_this<Pool> {
     // Gets a connection for a client on `executor`, preferring the server it
     // used last (affinity saves replays and keeps currval() working).
     boost::asio::awaitable<AcquireResult> acquire(boost::asio::any_io_executor executor,
-                                                  std::uint64_t preferred_server,
+                                                  Affinity affinity,
                                                   std::chrono::milliseconds wait_timeout);
 
     // The same for callers that are not coroutines: `done` runs on `executor`
     // (or at once, when a connection was there to take).
     using AcquireCallback = std::function<void(AcquireResult)>;
-    void acquire_async(boost::asio::any_io_executor executor, std::uint64_t preferred_server,
+    void acquire_async(boost::asio::any_io_executor executor, Affinity affinity,
                        std::chrono::milliseconds wait_timeout, AcquireCallback done);
 
     // The same without waiting: an idle connection that looks alive, or
     // nullptr when there is none to take right now (the caller then calls
     // acquire). Never ahead of clients already waiting.
     std::unique_ptr<backend::ServerConnection> try_acquire_idle(
-        const boost::asio::any_io_executor& executor, std::uint64_t preferred_server);
+        const boost::asio::any_io_executor& executor, Affinity affinity);
 
     // Waits up to `patience` for exactly `server` (busy with another client)
     // to be released; nullptr when it is not (closed, or still busy). For
@@ -167,10 +175,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
         bool timed_out = false;
     };
     Attempt take_or_queue(const boost::asio::any_io_executor& executor,
-                          std::uint64_t preferred_server,
+                          Affinity affinity,
                           std::chrono::steady_clock::time_point deadline);
     Attempt after_wake(const std::shared_ptr<Waiter>& waiter);
-    void acquire_async_at(boost::asio::any_io_executor executor, std::uint64_t preferred_server,
+    void acquire_async_at(boost::asio::any_io_executor executor, Affinity affinity,
                           std::chrono::steady_clock::time_point deadline, AcquireCallback done);
     // The attempt's connection, moved to `executor`, if it is still alive
     // (nullptr: look again).
@@ -186,7 +194,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
     static void signal(const std::shared_ptr<Waiter>& w);
     boost::asio::awaitable<AcquireResult> connect_new(boost::asio::any_io_executor executor);
     std::unique_ptr<backend::ServerConnection> take_idle_locked(
-        const boost::asio::any_io_executor& executor, std::uint64_t preferred_server);
+        const boost::asio::any_io_executor& executor, Affinity affinity);
     std::unique_ptr<backend::ServerConnection> take_exact_idle_locked(std::uint64_t server);
     // False (after logging) for an idle connection the server closed meanwhile.
     static bool usable(backend::ServerConnection& conn);

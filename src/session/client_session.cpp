@@ -140,7 +140,7 @@ void ClientSession::wait_for_server(bool wants_same_server) {
         std::chrono::duration_cast<std::chrono::milliseconds>(config_->query_wait_timeout);
     const auto started = Clock::now();
     borrow_started_ = started;
-    pool_->acquire_async(socket_.get_executor(), last_server_id_, wait,
+    pool_->acquire_async(socket_.get_executor(), affinity(), wait,
                          [self = shared_from_this(), started](pool::AcquireResult result) {
                              self->serve_after_link(self->finish_link(std::move(result), started));
                          });
@@ -191,7 +191,7 @@ bool ClientSession::try_link_server(bool wants_same_server) {
     // Waiting for one particular server is link_server's business.
     if (needs_same_server(wants_same_server)) return false;
     const auto started = Clock::now();
-    auto conn = pool_->try_acquire_idle(socket_.get_executor(), last_server_id_);
+    auto conn = pool_->try_acquire_idle(socket_.get_executor(), affinity());
     if (!conn) return false;
     const auto linked = Clock::now();
     worker_.borrows.record(pool_.get(), linked - started);
@@ -219,7 +219,7 @@ asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
     }
     if (!std::holds_alternative<std::unique_ptr<backend::ServerConnection>>(result) ||
         !std::get<std::unique_ptr<backend::ServerConnection>>(result)) {
-        result = co_await pool_->acquire(socket_.get_executor(), last_server_id_, wait);
+        result = co_await pool_->acquire(socket_.get_executor(), affinity(), wait);
     }
     co_return finish_link(std::move(result), started);
 }

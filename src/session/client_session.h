@@ -214,6 +214,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool try_link_server(bool wants_same_server);
     // Needs exactly the server it used last (currval()/lastval()).
     [[nodiscard]] bool needs_same_server(bool wants_same_server) const;
+    [[nodiscard]] pool::Affinity affinity() const { return {last_server_id_, id_}; }
     // Makes `conn` this client's server: replays state, starts the relay.
     void attach_server(std::unique_ptr<backend::ServerConnection> conn, Clock::time_point asked,
                        Clock::time_point linked);

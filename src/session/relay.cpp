@@ -521,6 +521,12 @@ void ClientSession::release_server() {
         return;
     }
     server_->last_client_id = id_;
+    if (state_ && state_->sequence_state_used()) {
+        server_->sequence_owner = id_;
+        server_->sequence_owner_alive = weak_from_this();
+    } else if (server_->sequence_owner == id_) {
+        server_->sequence_owner = 0;  // DISCARD SEQUENCES / ALL
+    }
     pool_->release(std::move(server_));
     tracker_.clear();
     request_times_.clear();

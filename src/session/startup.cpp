@@ -238,7 +238,7 @@ asio::awaitable<bool> ClientSession::finish_login() {
     }
     const auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(config_->query_wait_timeout);
-    auto result = co_await pool_->acquire(socket_.get_executor(), 0, wait);
+    auto result = co_await pool_->acquire(socket_.get_executor(), {}, wait);
     if (auto* err = std::get_if<pool::AcquireError>(&result)) {
         if (err->kind == pool::AcquireFailure::kConnectFailed && err->connect_error.server_error) {
             const auto& se = *err->connect_error.server_error;

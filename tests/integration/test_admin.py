@@ -13,14 +13,13 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import psycopg
 import pytest
 
+from harness.admin import client_by_app, get, http, metric_value, pool_of, post, reason_stats
 from harness.clients import PG_BIN, client_env, connect
-from harness.net import Endpoint, free_port, wait_until
+from harness.net import free_port, wait_until
 from harness.proxy import REPO_ROOT, target
 from harness.wire import RawConnection, first_error, message, query_message
 
@@ -34,33 +33,6 @@ POOL_SIZE = 2
 
 # HTTP helpers ---------------------------------------------------------------------------------
 
-def http(proxy, method, path, token=None, body=None):
-    """(status, parsed JSON or text, headers) through urllib."""
-    url = f"http://{proxy.admin_endpoint}{path}"
-    req = urllib.request.Request(url, method=method, data=body)
-    if token is not None:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            status, raw, headers = r.status, r.read(), r.headers
-    except urllib.error.HTTPError as e:
-        status, raw, headers = e.code, e.read(), e.headers
-    text = raw.decode()
-    if text and headers.get("Content-Type", "").startswith("application/json"):
-        return status, json.loads(text), headers
-    return status, text, headers
-
-
-def get(proxy, path, **kw):
-    status, body, _ = http(proxy, "GET", path, **kw)
-    assert status == 200, f"GET {path}: {status} {body}"
-    return body
-
-
-def post(proxy, path, **kw):
-    return http(proxy, "POST", path, body=b"", **kw)
-
-
 def curl(proxy, path, *args):
     """(status, body) through curl, a real HTTP client independent of Python's."""
     r = subprocess.run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", *args,
@@ -73,31 +45,6 @@ def curl(proxy, path, *args):
 def curl_json(proxy, path, *args):
     status, body = curl(proxy, path, *args)
     return status, json.loads(body)
-
-
-def client_by_app(proxy, app):
-    clients = [c for c in get(proxy, "/api/v1/clients")["clients"] if c["application_name"] == app]
-    assert len(clients) <= 1, clients
-    return clients[0] if clients else None
-
-
-def pool_of(proxy, database):
-    pools = [p for p in get(proxy, "/api/v1/pools")["pools"] if p["database"] == database]
-    assert len(pools) == 1, pools
-    return pools[0]
-
-
-def reason_stats(proxy, reason):
-    reasons = {r["reason"]: r for r in get(proxy, "/api/v1/pinning")["reasons"]}
-    return reasons[reason]
-
-
-def metric_value(text, name, labels=""):
-    needle = f"{name}{{{labels}}} " if labels else f"{name} "
-    for line in text.splitlines():
-        if line.startswith(needle):
-            return float(line[len(needle):])
-    raise AssertionError(f"{needle!r} not in /metrics")
 
 
 def histogram(text, name):

@@ -40,7 +40,7 @@ void acquire(asio::io_context& io, const std::shared_ptr<pool::Pool>& pool, bool
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
-            auto r = co_await pool->acquire(io.get_executor(), 0, 5s);
+            auto r = co_await pool->acquire(io.get_executor(), {}, 5s);
             failed = std::holds_alternative<pool::AcquireError>(r);
         },
         asio::detached);

@@ -66,7 +66,7 @@ TEST(PoolAcquireAsync, AnIdleConnectionIsHandedOverAtOnce) {
     auto pool = make_pool(1);
     pool->release(fake.connect(io, 7));
     Outcome out;
-    pool->acquire_async(io.get_executor(), 0, 1s, record(out));
+    pool->acquire_async(io.get_executor(), {}, 1s, record(out));
     EXPECT_EQ(out.calls, 1);  // no need to run the io_context
     EXPECT_EQ(out.server, 7u);
 }
@@ -76,8 +76,8 @@ TEST(PoolAcquireAsync, AFullPoolQueuesClientsInOrderUntilARelease) {
     FakeServer fake(io);
     auto pool = make_pool(0);  // no room to open one: everyone waits
     Outcome first, second;
-    pool->acquire_async(io.get_executor(), 0, 5s, record(first));
-    pool->acquire_async(io.get_executor(), 0, 5s, record(second));
+    pool->acquire_async(io.get_executor(), {}, 5s, record(first));
+    pool->acquire_async(io.get_executor(), {}, 5s, record(second));
     io.run_for(20ms);
     EXPECT_EQ(first.calls, 0);
     EXPECT_EQ(pool->stats().waiting, 2);
@@ -93,7 +93,7 @@ TEST(PoolAcquireAsync, AWaitPastItsTimeoutFailsWithTimeout) {
     asio::io_context io;
     auto pool = make_pool(0);
     Outcome out;
-    pool->acquire_async(io.get_executor(), 0, 30ms, record(out));
+    pool->acquire_async(io.get_executor(), {}, 30ms, record(out));
     io.run_for(300ms);
     EXPECT_EQ(out.calls, 1);
     EXPECT_EQ(out.failure, AcquireFailure::kTimeout);
@@ -107,7 +107,7 @@ TEST(PoolAcquireAsync, ADeadIdleConnectionIsSkipped) {
     pool->release(fake.connect(io, 1));
     fake.peer.close();  // the server went away while the connection was idle
     Outcome out;
-    pool->acquire_async(io.get_executor(), 0, 50ms, record(out));
+    pool->acquire_async(io.get_executor(), {}, 50ms, record(out));
     io.run_for(300ms);
     EXPECT_EQ(out.failure, AcquireFailure::kTimeout);  // never handed the dead one
 }
