@@ -49,6 +49,7 @@ const std::set<std::string>& known_keys() {
                                                "on_pin",
                                                "max_message_bytes",
                                                "statement_cache_size",
+                                               "max_prepared_statements",
                                                "client_tls_sslmode",
                                                "client_tls_cert_file",
                                                "client_tls_key_file",
@@ -82,6 +83,7 @@ constexpr const char* kUsage =
     "  --server-connect-timeout S, --server-idle-timeout S, --server-lifetime S,\n"
     "  --shutdown-timeout S\n"
     "  --on-pin POLICY           allow | warn | reject (allow)\n"
+    "  --max-prepared-statements N  statements kept per server connection (1024)\n"
     "  --admin-listen HOST:PORT  HTTP admin API (off unless given)\n"
     "  --admin-token TOKEN       bearer token required by the admin API\n"
     "  --log-level LEVEL         debug | info | warn | error (info)\n"
@@ -356,6 +358,8 @@ void apply_settings(Config& c, const Settings& s) {
             c.max_message_bytes = static_cast<std::size_t>(to_int(key, v, 1024, 1 << 30));
         else if (key == "statement_cache_size")
             c.statement_cache_size = static_cast<std::size_t>(to_int(key, v, 1, 1000000));
+        else if (key == "max_prepared_statements")
+            c.max_prepared_statements = static_cast<std::size_t>(to_int(key, v, 1, 1000000));
         else if (key == "client_tls_sslmode")
             c.client_tls_sslmode = to_client_tls_mode(key, v);
         else if (key == "client_tls_cert_file")

@@ -91,6 +91,9 @@ struct Config {
     Seconds shutdown_timeout{30};
     std::size_t max_message_bytes = 64u * 1024u * 1024u;
     std::size_t statement_cache_size = 1024;
+    // Prepared statements each server connection keeps (LRU; evicting one
+    // sends Close). PgBouncer's name for the same bound.
+    std::size_t max_prepared_statements = 1024;
 
     // TLS (docs/tls.md). Files are loaded when the proxy starts and on reload.
     ClientTlsMode client_tls_sslmode = ClientTlsMode::kDisable;

@@ -251,10 +251,12 @@ bool Pool::deliver(Attempt& a, const asio::any_io_executor& executor, AcquireCal
 
 asio::awaitable<AcquireResult> Pool::connect_new(asio::any_io_executor executor) {
     backend::ServerTarget target;
+    std::size_t max_statements = 0;
     const auto id = next_connection_id();
     {
         std::lock_guard lock(mu_);
         target = settings_.target;
+        max_statements = settings_.max_prepared_statements;
         ++connect_attempts_;
         connecting_ids_.emplace_back(id, Clock::now());
     }
@@ -280,6 +282,7 @@ asio::awaitable<AcquireResult> Pool::connect_new(asio::any_io_executor executor)
     for (auto& w : to_signal) signal(w);
     if (auto* conn = std::get_if<std::unique_ptr<ServerConnection>>(&out)) {
         (*conn)->slot = make_slot();
+        (*conn)->statements.set_capacity(max_statements);
         LOG_DEBUG << "server connection S" << (*conn)->id() << " opened for " << key_.user << "@"
                   << key_.database << " (backend pid " << (*conn)->backend_pid() << ")";
     }

@@ -40,6 +40,7 @@ struct PoolSettings {
     backend::ServerTarget target;
     std::chrono::milliseconds idle_timeout{600000};
     std::chrono::milliseconds lifetime{3600000};
+    std::size_t max_prepared_statements = 1024;  // per server connection
 };
 
 enum class AcquireFailure { kTimeout, kConnectFailed, kShuttingDown };

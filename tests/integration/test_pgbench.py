@@ -113,3 +113,28 @@ def test_prepared_in_session_mode(pgmux, pg, database):
     stats = parse_pgbench(r.stdout)
     assert stats["processed"] == 1600, r.stdout
     assert stats["failed"] == 0, r.stdout
+
+
+@pytest.mark.parametrize("script", ["select-only", "tpcb-like"])
+def test_prepared_in_transaction_mode(pgmux, pg, database, script):
+    # -M prepared names every statement (P_0, P_1 ...) once per client and binds it in every
+    # transaction: 32 clients over 4 server connections share the server statements.
+    clients, pool, per_client = 32, 4, 40
+    proxy = pgmux(pool_size=pool)
+    init_through(proxy.endpoint, database)
+    with BackendSampler(pg, database) as sampler:
+        r = pgbench(proxy.endpoint, "-b", script, "-M", "prepared", "-c", clients, "-j", 2,
+                    "-t", per_client, dbname=database)
+    stats = parse_pgbench(r.stdout)
+    assert stats["processed"] == clients * per_client, r.stdout
+    assert stats["failed"] == 0, r.stdout
+    assert "error" not in r.stderr.lower(), r.stderr
+    if proxy.name != "direct":
+        assert 1 <= sampler.max_seen <= pool
+    if script == "tpcb-like":
+        [(accounts, branches, tellers, history, rows)] = pg.query(
+            "SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(bbalance) FROM "
+            "pgbench_branches), (SELECT sum(tbalance) FROM pgbench_tellers), (SELECT sum(delta) "
+            "FROM pgbench_history), (SELECT count(*) FROM pgbench_history)", dbname=database)
+        assert accounts == branches == tellers == history
+        assert rows == clients * per_client
