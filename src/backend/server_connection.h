@@ -100,6 +100,10 @@ class ServerConnection {
     // The pool's plan-invalidation epoch this connection's cache has caught up
     // with (see Pool::apply_invalidations).
     std::uint64_t invalidation_epoch = 0;
+    // Named Parses sent in the batch being written (since the last Sync):
+    // at the Sync they become unconfirmed until their ParseComplete arrives
+    // (see ServerStatementCache::mark_unconfirmed).
+    std::vector<std::string> parsed_in_batch;
     // Set when the backend must not be reused (it has a pg_temp schema).
     bool discard_on_release = false;
 

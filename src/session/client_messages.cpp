@@ -246,6 +246,10 @@ void ClientSession::dispatch_client_message(const protocol::Frame& f, std::strin
                 unsynced_ = false;
                 batch_bound_ = false;
                 unnamed_parsed_in_batch_ = false;
+                for (const auto& name : server_->parsed_in_batch) {
+                    server_->statements.mark_unconfirmed(name);
+                }
+                server_->parsed_in_batch.clear();
                 forward_as_is(f, to_server);
                 break;
             case msg::kFunctionCall:
@@ -516,6 +520,7 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     proxy_.counters.server_parses.fetch_add(1, std::memory_order_relaxed);
     ensure_dependencies(*ps, to_server);
     to_server += ps->parse_message;
+    server_->parsed_in_batch.push_back(ps->server_name);
     expect(PendingReply{.expect = Expect::kParse,
                         .client_statement = client_name,
                         .server_statement = added ? ps->server_name : std::string(),
@@ -580,6 +585,7 @@ void ClientSession::ensure_prepared(const statements::PreparedStatement& ps,
     if (stale) close_on_server(ps.server_name, to_server);  // its plan was invalidated
     if (evicted) close_on_server(*evicted, to_server);
     to_server += ps.parse_message;
+    server_->parsed_in_batch.push_back(ps.server_name);
     expect(PendingReply{.expect = Expect::kParse,
                         .action = Action::kSwallow,
                         .server_statement = ps.server_name,

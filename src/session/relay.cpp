@@ -2,6 +2,8 @@
 // forwards it (or swallows replies to pgmux's own injected queries), tracks
 // ReadyForQuery and gives the server back to the pool when the transaction
 // is over.
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -197,6 +199,7 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
         pos += r.consumed;
         if (v.event.kind == ReplyEvent::Kind::kReadyForQuery && tracker_.empty() && !unsynced_) {
             forward_pending();  // anything sent while deciding goes after this cycle
+            server_->parsed_in_batch.clear();  // every Parse has its answer now
             switch (on_idle()) {
                 case IdleAction::kKeep:
                     break;
@@ -307,7 +310,16 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
             break;
         case msg::kParseComplete:
             if (const auto name = v.parsed_server_statement(); !name.empty()) {
-                pool_->remember_statement(std::string(name));
+                std::string server_name(name);
+                server_->statements.confirm(server_name);
+                // Acknowledged before its batch's Sync was even sent (Flush):
+                // nothing to doubt at the Sync.
+                auto& pending = server_->parsed_in_batch;
+                if (auto it = std::find(pending.begin(), pending.end(), server_name);
+                    it != pending.end()) {
+                    pending.erase(it);
+                }
+                pool_->remember_statement(std::move(server_name));
             }
             if (v.entry != nullptr && v.entry->unnamed_token != 0 &&
                 v.entry->unnamed_token == server_->unnamed_owner) {

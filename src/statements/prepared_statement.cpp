@@ -119,7 +119,7 @@ std::optional<std::string> ServerStatementCache::insert(const std::string& name)
 }
 
 void ServerStatementCache::drop(std::unordered_map<std::string, Entry>::iterator it) {
-    if (it->second.stale) --stale_count_;
+    if (it->second.doubtful()) --doubtful_count_;
     order_.erase(it->second.at);
     index_.erase(it);
 }
@@ -133,28 +133,44 @@ void ServerStatementCache::erase(const std::string& name) {
 void ServerStatementCache::clear() {
     order_.clear();
     index_.clear();
-    stale_count_ = 0;
+    doubtful_count_ = 0;
+}
+
+void ServerStatementCache::set_doubt(Entry& entry, bool Entry::*flag, bool value) {
+    const bool before = entry.doubtful();
+    entry.*flag = value;
+    if (before != entry.doubtful()) before ? --doubtful_count_ : ++doubtful_count_;
 }
 
 bool ServerStatementCache::mark_stale(const std::string& name) {
     auto it = index_.find(name);
     if (it == index_.end()) return false;
-    if (!it->second.stale) {
-        it->second.stale = true;
-        ++stale_count_;
-    }
+    set_doubt(it->second, &Entry::stale, true);
     return true;
 }
 
 void ServerStatementCache::mark_all_stale() {
     for (auto& [name, entry] : index_) entry.stale = true;
-    stale_count_ = index_.size();
+    doubtful_count_ = index_.size();
+}
+
+void ServerStatementCache::mark_unconfirmed(const std::string& name) {
+    if (auto it = index_.find(name); it != index_.end()) {
+        set_doubt(it->second, &Entry::unconfirmed, true);
+    }
+}
+
+void ServerStatementCache::confirm(const std::string& name) {
+    if (doubtful_count_ == 0) return;
+    if (auto it = index_.find(name); it != index_.end()) {
+        set_doubt(it->second, &Entry::unconfirmed, false);
+    }
 }
 
 bool ServerStatementCache::take_stale(const std::string& name) {
-    if (stale_count_ == 0) return false;
+    if (doubtful_count_ == 0) return false;
     auto it = index_.find(name);
-    if (it == index_.end() || !it->second.stale) return false;
+    if (it == index_.end() || !it->second.doubtful()) return false;
     drop(it);
     return true;
 }

@@ -73,7 +73,7 @@ class ServerStatementCache {
     // Whether the server holds the statement in a usable state.
     [[nodiscard]] bool contains(const std::string& name) const {
         const auto it = index_.find(name);
-        return it != index_.end() && !it->second.stale;
+        return it != index_.end() && !it->second.doubtful();
     }
     // Marks a statement as just used (no-op when absent).
     void touch(const std::string& name);
@@ -91,11 +91,20 @@ class ServerStatementCache {
     // when the cache does not know the statement.
     bool mark_stale(const std::string& name);
     void mark_all_stale();
-    // Before preparing `name` again: true (and forgets it) when it is stale,
-    // so the caller must Close it on the server first. Costs nothing while
-    // no statement is stale.
+    // A Parse pgmux sent for the statement went out in a batch that is over
+    // (its Sync was sent) and is not acknowledged yet: if the server skipped
+    // that batch after an error, the statement does not exist. Until
+    // confirm(), contains() is false and take_stale() true: Close, then Parse
+    // again, is right either way.
+    void mark_unconfirmed(const std::string& name);
+    // Its ParseComplete arrived (no-op for statements not in doubt).
+    void confirm(const std::string& name);
+    // Before preparing `name` again: true (and forgets it) when it is stale
+    // or unconfirmed, so the caller must Close it on the server first. Costs
+    // nothing while no statement is in doubt.
     [[nodiscard]] bool take_stale(const std::string& name);
-    [[nodiscard]] std::size_t stale_count() const noexcept { return stale_count_; }
+    // Statements stale or unconfirmed.
+    [[nodiscard]] std::size_t stale_count() const noexcept { return doubtful_count_; }
     // The statement whose statement_key() is `key`, if this server holds it.
     [[nodiscard]] std::optional<std::string> find_by_key(std::uint64_t key) const;
 
@@ -103,11 +112,15 @@ class ServerStatementCache {
     struct Entry {
         std::list<std::string>::iterator at;
         bool stale = false;
+        bool unconfirmed = false;
+        [[nodiscard]] bool doubtful() const noexcept { return stale || unconfirmed; }
     };
     void drop(std::unordered_map<std::string, Entry>::iterator it);
+    // Sets one of an entry's doubt flags, keeping doubtful_count_.
+    void set_doubt(Entry& entry, bool Entry::*flag, bool value);
 
     std::size_t capacity_;
-    std::size_t stale_count_ = 0;
+    std::size_t doubtful_count_ = 0;
     std::list<std::string> order_;  // front = most recently used
     std::unordered_map<std::string, Entry> index_;
 };

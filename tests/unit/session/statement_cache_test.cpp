@@ -76,6 +76,32 @@ TEST(ServerStatementCache, EvictingOrErasingAStaleStatementForgetsIt) {
     EXPECT_EQ(c.stale_count(), 0u);
 }
 
+TEST(ServerStatementCache, UnconfirmedStatementsAreInDoubtUntilTheirParseCompletes) {
+    ServerStatementCache c(4);
+    c.confirm("a");  // nothing in doubt: no effect
+    EXPECT_FALSE(c.insert("a"));
+    EXPECT_FALSE(c.insert("b"));
+    c.mark_unconfirmed("a");  // its batch's Sync went out before the ParseComplete came
+    c.mark_unconfirmed("x");  // unknown: ignored
+    EXPECT_EQ(c.stale_count(), 1u);
+    EXPECT_FALSE(c.contains("a"));  // the server may have skipped that Parse
+    c.confirm("a");
+    EXPECT_TRUE(c.contains("a"));
+    EXPECT_EQ(c.stale_count(), 0u);
+
+    c.mark_unconfirmed("b");
+    c.mark_stale("b");  // both doubts count once
+    EXPECT_EQ(c.stale_count(), 1u);
+    c.confirm("b");  // parsed, but its plan is still invalid
+    EXPECT_FALSE(c.contains("b"));
+    EXPECT_TRUE(c.take_stale("b"));  // Close, then Parse again
+
+    c.mark_unconfirmed("a");
+    EXPECT_TRUE(c.take_stale("a"));  // used in a later batch: Close, then Parse again
+    EXPECT_EQ(c.stale_count(), 0u);
+    EXPECT_EQ(c.size(), 0u);
+}
+
 TEST(PreparedStatement, KeyFindsTheServerName) {
     const std::string no_types("\0\0", 2);
     auto a = make_prepared_statement("SELECT * FROM t", no_types, nullptr);

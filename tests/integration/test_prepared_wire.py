@@ -1,0 +1,171 @@
+"""Prepared statements at the byte level: each test sends the same extended-protocol batches to
+PostgreSQL directly and through pgmux (pool of 2, with another client holding a server between
+batches so the next batch lands on the other one) and demands the same replies, message for
+message. pgmux injects Parses, answers Parse and Close itself and evicts statements from small
+server caches; none of that may show."""
+import struct
+
+import pytest
+
+from harness.wire import RawConnection, error_fields, message, query_message
+
+pytestmark = pytest.mark.timeout(120)
+
+SYNC = message(b"S")
+
+
+def cstr(text: str) -> bytes:
+    return text.encode() + b"\0"
+
+
+def parse(name, sql, *type_oids):
+    body = cstr(name) + cstr(sql) + struct.pack("!H", len(type_oids))
+    return message(b"P", body + b"".join(struct.pack("!I", oid) for oid in type_oids))
+
+
+def bind(portal, statement, *params):
+    body = cstr(portal) + cstr(statement) + struct.pack("!HH", 0, len(params))
+    for p in params:
+        body += struct.pack("!i", -1) if p is None else struct.pack("!I", len(p)) + p.encode()
+    return message(b"B", body + struct.pack("!H", 0))
+
+
+def execute(portal="", max_rows=0):
+    return message(b"E", cstr(portal) + struct.pack("!I", max_rows))
+
+
+def describe_statement(name):
+    return message(b"D", b"S" + cstr(name))
+
+
+def close_statement(name):
+    return message(b"C", b"S" + cstr(name))
+
+
+def readable(kind, payload):
+    """A reply as a comparable tuple: errors by SQLSTATE and message (positions and source
+    lines differ between pgmux's and the client's statement texts only in pgmux's bugs)."""
+    if kind == b"E":
+        f = error_fields(payload)
+        return ("E", f.get("C"), f.get("M"))
+    return (kind.decode(), payload)
+
+
+class Session:
+    """One raw client: sends a batch, reads replies up to the batch's last ReadyForQuery."""
+
+    def __init__(self, endpoint, database):
+        self.conn = RawConnection(endpoint)
+        self.conn.startup(dbname=database)
+        self.conn.read_until_ready()
+
+    def run(self, batch: bytes, syncs: int = 1):
+        self.conn.send(batch)
+        replies = []
+        while syncs:
+            kind, payload = self.conn.recv_message()
+            if kind in (b"S", b"N"):  # ParameterStatus / notices: not what is compared
+                continue
+            replies.append(readable(kind, payload))
+            if kind == b"Z":
+                syncs -= 1
+        return replies
+
+    def close(self):
+        self.conn.close()
+
+
+def transcript(endpoint, database, batches):
+    """Replies to each batch; between batches another client holds one server in an open
+    transaction (through pgmux: so the batch lands on whichever other server is free)."""
+    client, holder = Session(endpoint, database), Session(endpoint, database)
+    try:
+        out = []
+        for i, batch in enumerate(batches):
+            hold = i % 2 == 1
+            if hold:
+                holder.run(query_message("BEGIN; SELECT 1"))
+            out.append(client.run(batch, syncs=batch.count(SYNC) or 1))
+            if hold:
+                holder.run(query_message("COMMIT"))
+        return out
+    finally:
+        client.close()
+        holder.close()
+
+
+@pytest.fixture
+def same_as_direct(pgmux, pg, database):
+    """compare(batches, *flags): the transcript through pgmux equals PostgreSQL's own."""
+    def compare(batches, *flags):
+        proxy = pgmux(*flags, pool_size=2)
+        direct = transcript(pg.endpoint, database, batches)
+        proxied = transcript(proxy.endpoint, database, batches)
+        assert proxied == direct
+        return direct
+    return compare
+
+
+def test_parse_describe_sync_then_bind_execute_sync_on_another_server(same_as_direct):
+    for name in ("", "stmt"):
+        replies = same_as_direct([
+            parse(name, "SELECT $1::int * 2 AS doubled") + describe_statement(name) + SYNC,
+            bind("", name, "21") + execute() + SYNC,
+            bind("", name, "50") + execute() + SYNC,
+        ])
+        assert [k for k, *_ in replies[1]] == ["2", "D", "C", "Z"]
+
+
+def test_close_then_parse_of_the_same_name(same_as_direct):
+    same_as_direct([
+        parse("s", "SELECT 'first'") + bind("", "s") + execute() + close_statement("s")
+        + parse("s", "SELECT 'second'") + bind("", "s") + execute() + SYNC,
+        bind("", "s") + execute() + close_statement("s") + SYNC,
+        parse("s", "SELECT 'third'") + bind("", "s") + execute() + SYNC,
+        close_statement("never_prepared") + close_statement("s") + close_statement("s") + SYNC,
+        bind("", "s") + execute() + SYNC,  # 26000: closed
+    ])
+
+
+def test_duplicate_and_unknown_names_get_postgresql_errors(same_as_direct):
+    replies = same_as_direct([
+        parse("dup", "SELECT 1") + SYNC,
+        parse("dup", "SELECT 2") + bind("", "dup") + execute() + SYNC,  # 42P05, rest skipped
+        parse("dup", "SELECT 1") + SYNC,  # the same text again: still 42P05
+        bind("", "nope") + execute() + SYNC,
+        describe_statement("nope") + SYNC,
+        bind("", "dup") + execute() + SYNC,
+    ])
+    assert replies[1][0][:2] == ("E", "42P05")
+    assert replies[3][0][:2] == ("E", "26000")
+
+
+def test_errors_in_a_pipeline_between_injected_parses(same_as_direct):
+    # Batches 2 and 4 run on a server that has never seen the statements: pgmux injects their
+    # Parses before the Binds; an error in between makes the server skip the rest, injected
+    # messages included, and the replies must still line up.
+    same_as_direct([
+        parse("num", "SELECT $1::int + 1") + parse("txt", "SELECT upper($1::text)") + SYNC,
+        bind("", "num", "x") + execute() + bind("", "txt", "skipped") + execute() + SYNC
+        + bind("", "txt", "after") + execute() + SYNC,
+        bind("", "num", "41") + execute() + parse("bad", "SELEC 1") + bind("", "txt", "no")
+        + execute() + SYNC,
+        bind("", "txt", "abc") + execute() + bind("", "num", None) + execute() + SYNC,
+        bind("", "bad") + execute() + SYNC,  # never created: 26000
+    ])
+
+
+def test_statements_evicted_from_a_small_server_cache_while_in_use(same_as_direct):
+    # Two statements per server connection: a batch using three evicts while it runs; a portal
+    # of an evicted statement keeps working (closing a statement leaves its portals).
+    same_as_direct([
+        parse("a", "SELECT 'a'") + parse("b", "SELECT 'b'") + parse("c", "SELECT 'c'")
+        + bind("", "a") + execute() + bind("", "b") + execute() + bind("", "c") + execute() + SYNC,
+        query_message("BEGIN"),
+        parse("rows", "SELECT g FROM generate_series(1, 5) g") + bind("p", "rows") + execute("p", 2)
+        + parse("x", "SELECT 'x'") + parse("y", "SELECT 'y'") + bind("", "x") + execute()
+        + bind("", "y") + execute() + execute("p", 2) + SYNC,
+        execute("p", 0) + bind("", "a") + execute() + SYNC,
+        query_message("COMMIT"),
+        bind("", "rows") + execute() + bind("", "c") + execute() + SYNC,
+    ], "--max-prepared-statements", "2")
