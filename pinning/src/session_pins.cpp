@@ -200,7 +200,15 @@ void SessionState::apply_verification(const VerificationResult& result) {
     } else if (result.listen_channels > 0 && tx_.listen_channels.empty()) {
         tx_.listen_channels.insert(std::string(kUnknownName));
     }
-    if (result.advisory_locks >= 0) advisory_locks_ = result.advisory_locks;
+    if (result.advisory_locks == 0) {
+        advisory_locks_ = 0;
+    } else if (result.advisory_locks > 0) {
+        // pg_locks shows a key once however often the session took it, so
+        // its row count may be below what is held; the pin ends only when
+        // the server shows no advisory lock at all (an overcount from a
+        // failed try-lock is settled by the verification after an unlock).
+        advisory_locks_ = std::max(advisory_locks_, result.advisory_locks);
+    }
     temp_uncertain_ = cursor_uncertain_ = advisory_uncertain_ = listen_uncertain_ = false;
     needs_verification_ = false;
 }

@@ -277,8 +277,9 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
     if (tx_status_ != 'I') return 0;
     std::size_t pos = 0;
     std::string replies;
-    std::vector<std::pair<std::string, std::shared_ptr<const statements::PreparedStatement>>> adds;
-    std::vector<std::string> closes;
+    // In message order: (name, statement) for a Parse, (name, nullptr) for a Close.
+    std::vector<std::pair<std::string, std::shared_ptr<const statements::PreparedStatement>>> ops;
+    std::size_t parses = 0;
     for (;;) {
         const auto r = protocol::decode_frame(data.substr(pos), config_->max_message_bytes);
         if (r.status != protocol::DecodeStatus::kFrame) return 0;
@@ -290,7 +291,7 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
             const auto kind = br.byte();
             const auto name = br.cstr();
             if (!kind || !name || *kind != 'S' || name->empty()) return 0;
-            closes.emplace_back(*name);
+            ops.emplace_back(std::string(*name), nullptr);
             replies += one_byte_message(msg::kCloseComplete);
             continue;
         }
@@ -302,18 +303,28 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
         std::string client_name(*name);
         auto ps = statements::make_prepared_statement(*query, *types, nullptr);
         if (!pool_->statement_known(ps->server_name)) return 0;
-        bool duplicate = statements_.contains(client_name);
-        for (const auto& [n, p] : adds) duplicate = duplicate || n == client_name;
-        if (duplicate) return 0;
+        // Whether the name is taken when this Parse runs (the server's 42P05).
+        bool taken = statements_.contains(client_name);
+        for (const auto& [n, p] : ops) {
+            if (n == client_name) taken = p != nullptr;
+        }
+        if (taken) return 0;
         ps = statements::make_prepared_statement(*query, *types, classify(*query));
-        adds.emplace_back(std::move(client_name), std::move(ps));
+        ops.emplace_back(std::move(client_name), std::move(ps));
         replies += one_byte_message(msg::kParseComplete);
+        ++parses;
     }
-    // Apply in message order: a Close may name a statement parsed before it.
-    for (auto& [name, ps] : adds) statements_[name] = std::move(ps);
-    for (const auto& name : closes) statements_.erase(name);
-    proxy_.counters.client_parses.fetch_add(adds.size(), std::memory_order_relaxed);
-    proxy_.counters.parses_saved.fetch_add(adds.size(), std::memory_order_relaxed);
+    // In message order: a Close may name a statement parsed before it, and
+    // the other way round.
+    for (auto& [name, ps] : ops) {
+        if (ps) {
+            statements_[name] = std::move(ps);
+        } else {
+            statements_.erase(name);
+        }
+    }
+    proxy_.counters.client_parses.fetch_add(parses, std::memory_order_relaxed);
+    proxy_.counters.parses_saved.fetch_add(parses, std::memory_order_relaxed);
     protocol::append_ready_for_query(replies, tx_status_);
     out_.send(replies);
     return pos;
@@ -457,7 +468,7 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         unnamed_->query == *query && unnamed_->param_types == *types) {
         // The same unnamed statement again (drivers re-Parse it for every
         // execution): nothing to classify or copy.
-        forward_unnamed_parse(f, to_server);
+        forward_unnamed_parse(f, to_server, unnamed_);
         return;
     }
     auto classification = classify(*query);
@@ -476,12 +487,16 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     ps->depends_on = std::move(depends_on);
     if (name->empty()) {
         ensure_dependencies(*ps, to_server);
-        unnamed_ = ps;
+        auto previous = std::exchange(unnamed_, ps);
         if (rewritten.empty()) {
-            forward_unnamed_parse(f, to_server);
+            forward_unnamed_parse(f, to_server, std::move(previous));
         } else {
+            const auto previous_token = unnamed_token_;
             claim_unnamed();
-            expect(PendingReply{.expect = Expect::kParse, .unnamed_token = unnamed_token_});
+            expect(PendingReply{.expect = Expect::kParse,
+                                .unnamed_token = unnamed_token_,
+                                .previous = std::move(previous),
+                                .previous_token = previous_token});
             append_message(
                 to_server, msg::kParse,
                 {std::string_view("\0", 1), ps->query, std::string_view("\0", 1), *types});
@@ -489,9 +504,18 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         return;
     }
     std::string client_name(*name);
-    if (statements_.contains(client_name)) {
-        fail_on_server("42P05", "prepared statement \"" + client_name + "\" already exists",
-                       to_server);
+    if (auto existing = statements_.find(client_name); existing != statements_.end()) {
+        // PostgreSQL checks the name last (after the transaction state, the
+        // syntax and the analysis of the new text). The server runs the Parse
+        // under the name of the statement the client has, which it surely
+        // holds, so every error comes in PostgreSQL's order (42P05 names the
+        // client's statement once error_with_client_names maps it back).
+        const auto& held = *existing->second;
+        ensure_prepared(held, to_server);
+        append_message(to_server, msg::kParse,
+                       {held.server_name, std::string_view("\0", 1), text,
+                        std::string_view("\0", 1), *types});
+        expect(PendingReply{.expect = Expect::kParse, .error_name = client_name});
         return;
     }
     statements_[client_name] = ps;
@@ -538,9 +562,14 @@ void ClientSession::mark_unnamed_parsed() {
     unnamed_parsed_in_batch_ = true;
 }
 
-void ClientSession::forward_unnamed_parse(const protocol::Frame& f, std::string& to_server) {
+void ClientSession::forward_unnamed_parse(const protocol::Frame& f, std::string& to_server,
+                                         std::shared_ptr<const statements::PreparedStatement> previous) {
+    const auto previous_token = unnamed_token_;
     claim_unnamed();
-    expect(PendingReply{.expect = Expect::kParse, .unnamed_token = unnamed_token_});
+    expect(PendingReply{.expect = Expect::kParse,
+                        .unnamed_token = unnamed_token_,
+                        .previous = std::move(previous),
+                        .previous_token = previous_token});
     forward_as_is(f, to_server);
 }
 
@@ -719,14 +748,23 @@ void ClientSession::on_close(const protocol::Frame& f, std::string& to_server) {
         // The server statement stays cached for whoever needs it next; the
         // client's name is all that goes away. Closing an unknown name is
         // not an error in PostgreSQL either.
-        statements_.erase(std::string(*name));
-        expect(PendingReply{.expect = Expect::kClose,
-                            .action = Action::kSynthesize,
-                            .synthesized = one_byte_message(msg::kCloseComplete)});
+        PendingReply reply{.expect = Expect::kClose,
+                           .action = Action::kSynthesize,
+                           .synthesized = one_byte_message(msg::kCloseComplete)};
+        if (auto it = statements_.find(std::string(*name)); it != statements_.end()) {
+            reply.client_statement = it->first;
+            reply.previous = std::move(it->second);
+            statements_.erase(it);
+        }
+        expect(std::move(reply));
         return;
     }
-    if (kind && name && *kind == 'S') unnamed_.reset();
-    expect(PendingReply{.expect = Expect::kClose});
+    PendingReply reply{.expect = Expect::kClose};
+    if (kind && name && *kind == 'S') {
+        reply.previous = std::exchange(unnamed_, nullptr);  // restored if the server skips it
+        reply.previous_token = unnamed_token_;
+    }
+    expect(std::move(reply));
     forward_as_is(f, to_server);
 }
 

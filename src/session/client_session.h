@@ -153,11 +153,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Confirms a PREPARE that completed, or (nullptr) forgets the ones that
     // did not when their Query ended.
     void settle_sql_prepares(const parser::Statement* done);
-    // An ErrorResponse naming server-side statements, with the client's names.
     // An ErrorResponse naming server-side statements, with the client's names
-    // and its position mapped back to the client's own text.
+    // (`preferred` first, when it is one of them) and its position mapped back
+    // to the client's own text.
     [[nodiscard]] std::optional<std::string> error_with_client_names(
-        std::string_view body, const std::vector<std::pair<std::size_t, long>>* shifts) const;
+        std::string_view body, const std::vector<std::pair<std::size_t, long>>* shifts,
+        std::string_view preferred = {}) const;
     // The edits of the last rewrite_sql_prepared, as position shifts.
     std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> take_text_shifts();
     void on_parse(const protocol::Frame& f, std::string& to_server);
@@ -167,7 +168,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void claim_unnamed();
     // Records that a Parse of this client's unnamed statement is on its way.
     void mark_unnamed_parsed();
-    void forward_unnamed_parse(const protocol::Frame& f, std::string& to_server);
+    // `previous`: the unnamed statement this Parse replaces (restored if the
+    // server skips the Parse).
+    void forward_unnamed_parse(const protocol::Frame& f, std::string& to_server,
+                               std::shared_ptr<const statements::PreparedStatement> previous);
     void on_bind(const protocol::Frame& f, std::string& to_server);
     void on_describe(const protocol::Frame& f, std::string& to_server);
     void on_close(const protocol::Frame& f, std::string& to_server);

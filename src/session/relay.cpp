@@ -184,7 +184,8 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
             substitute_error_.clear();
         } else if (f.type == msg::kErrorResponse && v.forward &&
                    (!statements_.empty() || v.text_shifts())) {
-            if (auto named = error_with_client_names(f.body, v.text_shifts())) {
+            const auto preferred = v.entry != nullptr ? v.entry->error_name() : std::string_view();
+            if (auto named = error_with_client_names(f.body, v.text_shifts(), preferred)) {
                 v.replacement = std::move(*named);
             }
         }
@@ -223,10 +224,25 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
 }
 
 void ClientSession::undo_skipped() {
-    for (const auto& skipped : tracker_.take_skipped()) undo_skipped(skipped);
+    // Latest first: a Parse and a later Close of the same name, both skipped,
+    // leave the name as it was before the Parse.
+    auto skipped = tracker_.take_skipped();
+    for (auto it = skipped.rbegin(); it != skipped.rend(); ++it) undo_skipped(*it);
 }
 
 void ClientSession::undo_skipped(const TrackedReply& parse) {
+    if (parse.expect == Expect::kClose && parse.previous) {
+        // The server skipped the client's Close, so on a direct connection the
+        // statement would live on. (A name the client prepared again
+        // meanwhile keeps its new statement.)
+        if (const auto name = parse.client_statement(); !name.empty()) {
+            statements_.try_emplace(std::string(name), parse.previous);  // answered by pgmux
+        } else if (!unnamed_) {
+            unnamed_ = parse.previous;
+            unnamed_token_ = parse.previous_token;
+        }
+        return;
+    }
     if (parse.expect == Expect::kClose) {
         // pgmux's own Close (of a stale or evicted statement): the server
         // still holds the statement. Stale, it is closed before its next use;
@@ -240,10 +256,11 @@ void ClientSession::undo_skipped(const TrackedReply& parse) {
     if (parse.unnamed_token != 0) {
         if (server_->unnamed_owner == parse.unnamed_token) server_->unnamed_owner = 0;
         // The client's own Parse (not one pgmux injected): like a direct
-        // connection after the skip, it has no new unnamed statement. (Its
-        // older one is not restored; drivers parse before every use.)
+        // connection after the skip, it keeps the unnamed statement it had,
+        // which a later Bind parses again wherever it runs.
         if (parse.action == Action::kForward && unnamed_token_ == parse.unnamed_token) {
-            unnamed_.reset();
+            unnamed_ = parse.previous;
+            unnamed_token_ = parse.previous_token;  // undoing an earlier skipped Parse matches it
         }
         return;
     }
@@ -306,6 +323,17 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
             }
             if (const auto server_name = v.failed_server_statement(); !server_name.empty()) {
                 server_->statements.erase(std::string(server_name));
+            }
+            if (v.entry != nullptr && v.entry->expect == Expect::kParse &&
+                v.entry->unnamed_token != 0) {
+                // PostgreSQL drops the unnamed statement before it parses the
+                // new one: after a failed Parse there is none, on the server
+                // and, when the Parse was the client's own, for the client.
+                if (server_->unnamed_owner == v.entry->unnamed_token) server_->unnamed_owner = 0;
+                if (v.entry->action == Action::kForward &&
+                    unnamed_token_ == v.entry->unnamed_token) {
+                    unnamed_.reset();
+                }
             }
             break;
         case msg::kParseComplete:

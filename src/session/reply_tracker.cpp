@@ -50,11 +50,13 @@ void TrackedReply::assign(PendingReply&& r) {
     unnamed_token = r.unnamed_token;
     classification = std::move(r.classification);
     bind_values = std::move(r.bind_values);
+    previous = std::move(r.previous);
+    previous_token = r.previous_token;
     if (!r.synthesized.empty() || !r.client_statement.empty() || !r.server_statement.empty() ||
-        !r.parsed_name.empty() || r.text_shifts) {
+        !r.parsed_name.empty() || r.text_shifts || !r.error_name.empty()) {
         detail = std::make_shared<Detail>(Detail{
             std::move(r.synthesized), std::move(r.client_statement), std::move(r.server_statement),
-            std::move(r.parsed_name), std::move(r.text_shifts)});
+            std::move(r.parsed_name), std::move(r.text_shifts), std::move(r.error_name)});
     } else {
         detail.reset();
     }
@@ -118,7 +120,8 @@ bool ReplyTracker::take_synthesized(std::string& out) {
 
 void ReplyTracker::note_skipped(const TrackedReply& entry) {
     if (entry.expect == Expect::kParse ||
-        (entry.expect == Expect::kClose && !entry.server_statement().empty())) {
+        (entry.expect == Expect::kClose &&
+         (!entry.server_statement().empty() || entry.previous != nullptr))) {
         skipped_.push_back(entry);
     }
 }

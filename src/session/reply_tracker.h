@@ -21,6 +21,9 @@ namespace pgmux::parser {
 struct Classification;
 struct Statement;
 }  // namespace pgmux::parser
+namespace pgmux::statements {
+struct PreparedStatement;
+}  // namespace pgmux::statements
 
 namespace pgmux::session {
 
@@ -72,6 +75,9 @@ struct PendingReply {
     std::string client_statement;
     std::string server_statement;
     std::string parsed_name;  // named Parse: the server-side name, reported on success
+    // The client name to show for a server statement this request's error
+    // names (several client names may share one server statement).
+    std::string error_name;
     // Parse of the unnamed statement: the claim it made on the server (see
     // ServerConnection::unnamed_owner), to withdraw if the server skips it.
     std::uint64_t unnamed_token = 0;
@@ -80,6 +86,12 @@ struct PendingReply {
     std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> text_shifts;
     // Text values of the Bind parameters, for statements that set settings from them.
     std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
+    // The client's statement this request removes or replaces (a Close of
+    // client_statement pgmux answered itself; the client's Parse of the
+    // unnamed statement): put back if the server skips the request, since
+    // PostgreSQL then keeps it.
+    std::shared_ptr<const statements::PreparedStatement> previous;
+    std::uint64_t previous_token = 0;  // the unnamed_token `previous` was parsed with
 };
 
 // PendingReply as the tracker keeps it: the fields every request has, and
@@ -92,6 +104,7 @@ struct TrackedReply {
         std::string server_statement;
         std::string parsed_name;
         std::shared_ptr<const std::vector<std::pair<std::size_t, long>>> text_shifts;
+        std::string error_name;
     };
 
     // Takes over a request (a slot is reused, not rebuilt).
@@ -105,6 +118,8 @@ struct TrackedReply {
     std::uint64_t unnamed_token = 0;
     std::shared_ptr<const parser::Classification> classification;
     std::shared_ptr<const std::vector<std::optional<std::string>>> bind_values;
+    std::shared_ptr<const statements::PreparedStatement> previous;  // see PendingReply
+    std::uint64_t previous_token = 0;
     // Shared, so entries copy cheaply when the ring grows (see ReplyRing).
     std::shared_ptr<Detail> detail;
 
@@ -116,6 +131,9 @@ struct TrackedReply {
     }
     [[nodiscard]] std::string_view parsed_name() const noexcept {
         return detail ? std::string_view(detail->parsed_name) : std::string_view();
+    }
+    [[nodiscard]] std::string_view error_name() const noexcept {
+        return detail ? std::string_view(detail->error_name) : std::string_view();
     }
 };
 

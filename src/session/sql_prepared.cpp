@@ -337,7 +337,8 @@ void ClientSession::settle_sql_prepares(const parser::Statement* done) {
 }
 
 std::optional<std::string> ClientSession::error_with_client_names(
-    std::string_view body, const std::vector<std::pair<std::size_t, long>>* shifts) const {
+    std::string_view body, const std::vector<std::pair<std::size_t, long>>* shifts,
+    std::string_view preferred) const {
     const bool names = body.find("pgmux_") != std::string_view::npos;
     if (!names && (shifts == nullptr || shifts->empty())) return std::nullopt;
     std::string fields;
@@ -363,6 +364,15 @@ std::optional<std::string> ClientSession::error_with_client_names(
                 changed = true;
             }
         } else if (names) {
+            if (auto it = statements_.find(std::string(preferred));
+                !preferred.empty() && it != statements_.end()) {
+                const auto& server_name = it->second->server_name;
+                for (auto at = value.find(server_name); at != std::string::npos;
+                     at = value.find(server_name, at + preferred.size())) {
+                    value.replace(at, server_name.size(), preferred);
+                    changed = true;
+                }
+            }
             for (const auto& [client_name, ps] : statements_) {
                 for (auto at = value.find(ps->server_name); at != std::string::npos;
                      at = value.find(ps->server_name, at + client_name.size())) {

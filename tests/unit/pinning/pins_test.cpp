@@ -161,6 +161,21 @@ TEST(Pins, UnlockOfTheWrongKeyIsCaughtByVerification) {
     EXPECT_TRUE(s.pins().contains(PinReason::advisory_lock));
 }
 
+TEST(Pins, AKeyTakenTwiceStaysPinnedUntilReleasedTwice) {
+    SessionState s = fresh();
+    run(s, "SELECT pg_advisory_lock(1)");
+    run(s, "SELECT pg_try_advisory_lock(1)");  // granted: the key is held twice
+    ASSERT_TRUE(s.needs_verification());
+    s.apply_verification(verified(0, 0, 0, 1));  // pg_locks: one row for the key
+    run(s, "SELECT pg_advisory_unlock(1)");
+    EXPECT_TRUE(s.pins().contains(PinReason::advisory_lock));
+    s.apply_verification(verified(0, 0, 0, 1));  // still held once
+    EXPECT_TRUE(s.pins().contains(PinReason::advisory_lock));
+    run(s, "SELECT pg_advisory_unlock(1)");
+    s.apply_verification(verified(0, 0, 0, 0));
+    EXPECT_FALSE(s.pinned());
+}
+
 TEST(Pins, TryLockOutcomeIsVerified) {
     SessionState s = fresh();
     run(s, "SELECT pg_try_advisory_lock(7)");
