@@ -441,13 +441,23 @@ void Pool::remember_statement(const std::string& server_name) {
     known_statements_.insert(server_name);
 }
 
-void Pool::note_invalidated(const std::string& server_name) {
+void Pool::note_invalidated(const std::string& server_name, std::string error) {
     constexpr std::size_t kMaxRemembered = 256;
     std::lock_guard lock(mu_);
     const std::uint64_t epoch = invalidation_epoch_.load(std::memory_order_relaxed) + 1;
     if (invalidated_.size() >= kMaxRemembered) invalidated_.pop_front();
-    invalidated_.emplace_back(epoch, server_name);
+    invalidated_.push_back({epoch, server_name, std::move(error)});
     invalidation_epoch_.store(epoch, std::memory_order_release);
+}
+
+std::optional<std::string> Pool::invalidation_error(const std::string& server_name,
+                                                    std::uint64_t epoch) const {
+    if (epoch >= invalidation_epoch()) return std::nullopt;
+    std::lock_guard lock(mu_);
+    for (const auto& entry : invalidated_) {
+        if (entry.epoch > epoch && entry.server_name == server_name) return entry.error;
+    }
+    return std::nullopt;
 }
 
 void Pool::apply_invalidations(backend::ServerConnection& server) const {
@@ -455,12 +465,14 @@ void Pool::apply_invalidations(backend::ServerConnection& server) const {
     const std::uint64_t epoch = invalidation_epoch_.load(std::memory_order_relaxed);
     if (server.invalidation_epoch >= epoch) return;
     const bool missed =
-        invalidated_.empty() || invalidated_.front().first > server.invalidation_epoch + 1;
+        invalidated_.empty() || invalidated_.front().epoch > server.invalidation_epoch + 1;
     if (missed) {
         server.statements.mark_all_stale();
     } else {
-        for (const auto& [at, name] : invalidated_) {
-            if (at > server.invalidation_epoch) server.statements.mark_stale(name);
+        for (const auto& entry : invalidated_) {
+            if (entry.epoch > server.invalidation_epoch) {
+                server.statements.mark_stale(entry.server_name);
+            }
         }
     }
     server.invalidation_epoch = epoch;

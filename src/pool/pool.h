@@ -147,10 +147,16 @@ class Pool : public std::enable_shared_from_this<Pool> {
     // holding it must prepare it again. Servers learn of it when a client
     // links them (apply_invalidations), so the check costs one atomic load
     // per transaction.
-    void note_invalidated(const std::string& server_name);
+    // `error`: the server's ErrorResponse message, replayed to clients whose
+    // statement predates the invalidation (see invalidation_error).
+    void note_invalidated(const std::string& server_name, std::string error);
     [[nodiscard]] std::uint64_t invalidation_epoch() const noexcept {
         return invalidation_epoch_.load(std::memory_order_acquire);
     }
+    // The server's error for the invalidation of `server_name` after `epoch`,
+    // if there was one (nullopt also when that is too long ago to tell).
+    [[nodiscard]] std::optional<std::string> invalidation_error(const std::string& server_name,
+                                                                std::uint64_t epoch) const;
     // Marks the statements invalidated since the server last caught up as
     // stale in its cache (all of them if it fell too far behind).
     void apply_invalidations(backend::ServerConnection& server) const;
@@ -219,7 +225,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
     std::map<std::string, ParameterList> login_cache_;  // bounded, see remember_login
     std::unordered_set<std::string> known_statements_;  // bounded, see remember_statement
     // Recently invalidated statements with their epochs (bounded, under mu_).
-    std::deque<std::pair<std::uint64_t, std::string>> invalidated_;
+    struct Invalidation {
+        std::uint64_t epoch;
+        std::string server_name;
+        std::string error;
+    };
+    std::deque<Invalidation> invalidated_;
     std::atomic<std::uint64_t> invalidation_epoch_{0};
 };
 

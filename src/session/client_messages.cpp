@@ -7,6 +7,7 @@
 #include "protocol/wire.h"
 #include "runtime/log.h"
 #include "session/client_session.h"
+#include "session/plan_invalidation.h"
 
 namespace pgmux::session {
 
@@ -194,7 +195,9 @@ ClientSession::ClientBytes ClientSession::handle_client_bytes(std::string_view d
         }
         rewritten.clear();
         forward_verbatim_ = false;
+        following_ = data.substr(pos + r.consumed);
         dispatch_client_message(f, rewritten);
+        following_ = {};
         if (retry_recording_ == RetryRecording::kRecording) record_for_retry(f);
         if (!last_classified_.empty()) {  // only ever for the message just handled
             last_classified_ = {};
@@ -309,7 +312,10 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
             if (n == client_name) taken = p != nullptr;
         }
         if (taken) return 0;
-        ps = statements::make_prepared_statement(*query, *types, classify(*query));
+        auto made = std::const_pointer_cast<statements::PreparedStatement>(
+            statements::make_prepared_statement(*query, *types, classify(*query)));
+        made->invalidation_epoch = pool_->invalidation_epoch();
+        ps = std::move(made);
         ops.emplace_back(std::move(client_name), std::move(ps));
         replies += one_byte_message(msg::kParseComplete);
         ++parses;
@@ -452,6 +458,24 @@ bool ClientSession::pin_policy_allows(const parser::Classification& c, bool simp
     return false;
 }
 
+namespace {
+// PostgreSQL's IsTransactionExitStmt: accepted even in a failed transaction.
+bool ends_transaction(const statements::PreparedStatement& ps) {
+    const auto* c = ps.classification.get();
+    if (c == nullptr || !c->parsed || c->statements.size() != 1) return false;
+    using parser::StatementKind;
+    switch (c->statements.front().kind) {
+        case StatementKind::commit:
+        case StatementKind::rollback:
+        case StatementKind::rollback_to_savepoint:
+        case StatementKind::prepare_transaction:
+            return true;
+        default:
+            return false;
+    }
+}
+}  // namespace
+
 void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     proxy_.counters.client_parses.fetch_add(1, std::memory_order_relaxed);
     unsynced_ = true;
@@ -518,8 +542,13 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         expect(PendingReply{.expect = Expect::kParse, .error_name = client_name});
         return;
     }
+    ps->invalidation_epoch = pool_->invalidation_epoch();
     statements_[client_name] = ps;
-    if (server_->statements.contains(ps->server_name) && tx_status_ != 'E') {
+    // In a failed transaction PostgreSQL refuses every Parse but of COMMIT,
+    // ROLLBACK and their kin (drivers prepare those too): those it accepts,
+    // the others go to the server to fail there.
+    if (server_->statements.contains(ps->server_name) &&
+        (tx_status_ != 'E' || ends_transaction(*ps))) {
         server_->statements.touch(ps->server_name);
         proxy_.counters.parses_saved.fetch_add(1, std::memory_order_relaxed);
         proxy_.counters.statement_cache_hits.fetch_add(1, std::memory_order_relaxed);
@@ -613,12 +642,39 @@ void ClientSession::ensure_prepared(const statements::PreparedStatement& ps,
     if (!server_lacks(ps, evicted, stale)) return;
     if (stale) close_on_server(ps.server_name, to_server);  // its plan was invalidated
     if (evicted) close_on_server(*evicted, to_server);
+    if (ps.parse_message.empty()) return inject_sql_prepare(ps, to_server);
     to_server += ps.parse_message;
     server_->parsed_in_batch.push_back(ps.server_name);
     expect(PendingReply{.expect = Expect::kParse,
                         .action = Action::kSwallow,
                         .server_statement = ps.server_name,
                         .parsed_name = ps.server_name});
+}
+
+void ClientSession::inject_sql_prepare(const statements::PreparedStatement& ps,
+                                       std::string& to_server) {
+    // A statement the client made with SQL PREPARE has no Parse message (its
+    // parameter types are type names, not OIDs): its PREPARE runs here as an
+    // extended-protocol statement and portal of pgmux's own, replies hidden.
+    // If the server skips it, the statement becomes stale (see undo_skipped);
+    // if the PREPARE fails, the client sees the error and the cache forgets it.
+    static constexpr std::string_view kName = "pgmux_sql_prepare";
+    static constexpr std::string_view kZero = std::string_view("\0", 1);
+    static constexpr std::string_view kNoParamsNoFormats = std::string_view("\0\0\0\0\0\0", 6);
+    append_message(to_server, msg::kParse, {kName, kZero, ps.prepare_sql, kZero, {"\0\0", 2}});
+    expect(PendingReply{.expect = Expect::kParse,
+                        .action = Action::kSwallow,
+                        .server_statement = ps.server_name});
+    append_message(to_server, msg::kBind, {kName, kZero, kName, kZero, kNoParamsNoFormats});
+    expect(PendingReply{.expect = Expect::kBind, .action = Action::kSwallow});
+    append_message(to_server, msg::kExecute, {kName, kZero, {"\0\0\0\0", 4}});
+    expect(PendingReply{.expect = Expect::kExecute,
+                        .action = Action::kSwallow,
+                        .server_statement = ps.server_name});
+    append_message(to_server, msg::kClose, {"S", kName, kZero});
+    expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
+    append_message(to_server, msg::kClose, {"P", kName, kZero});
+    expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
 }
 
 bool ClientSession::ensure_unnamed(std::string& to_server) {
@@ -648,14 +704,18 @@ bool ClientSession::ensure_unnamed(std::string& to_server) {
 
 void ClientSession::fail_on_server(std::string_view sqlstate, std::string message,
                                    std::string& to_server) {
+    std::string error;
+    protocol::append_error_response(error, {"ERROR", sqlstate, message});
+    fail_on_server(std::move(error), to_server);
+}
+
+void ClientSession::fail_on_server(std::string error, std::string& to_server) {
     // A Parse the server must reject: it aborts the implicit or explicit
     // transaction and skips to Sync, exactly as if our error were its own.
     static constexpr std::string_view kInvalid = "pgmux: rejected message";
     append_message(to_server, msg::kParse,
                    {std::string_view("\0", 1), kInvalid, std::string_view("\0\0\0", 3)});
     server_->unnamed_owner = 0;
-    std::string error;
-    protocol::append_error_response(error, {"ERROR", sqlstate, message});
     expect(PendingReply{.expect = Expect::kParse,
                         .action = Action::kReplaceError,
                         .synthesized = std::move(error)});
@@ -690,6 +750,20 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
         return;
     }
     const auto& ps = *it->second;
+    if (ps.invalidation_epoch < pool_->invalidation_epoch()) [[unlikely]] {
+        auto error = pool_->invalidation_error(ps.server_name, ps.invalidation_epoch);
+        if (error && !bind_learns_new_shape(f.body, ps.param_types, following_)) {
+            // DDL changed what the statement returns since the client
+            // prepared (and described) it: PostgreSQL fails it from now on,
+            // with this very error (drivers such as JDBC and postgres.js
+            // prepare again when they see its routine), until the client
+            // prepares it again. Never may rows of the new shape reach a
+            // driver that decodes them by the old description; a client
+            // that describes the portal first takes the new shape from it.
+            fail_on_server(std::move(*error), to_server);
+            return;
+        }
+    }
     ensure_prepared(ps, to_server);
     remember_portal(*portal, ps.classification, rest);
     append_message(

@@ -150,9 +150,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         std::string_view sql, const parser::Classification& c,
         std::vector<std::shared_ptr<const statements::PreparedStatement>>& depends_on);
     void ensure_dependencies(const statements::PreparedStatement& ps, std::string& to_server);
-    // Confirms a PREPARE that completed, or (nullptr) forgets the ones that
-    // did not when their Query ended.
-    void settle_sql_prepares(const parser::Statement* done);
+    // Confirms a PREPARE / DEALLOCATE / DISCARD ALL that completed, or
+    // (nullptr) undoes the ones that did not when their Query ended.
+    void settle_sql_statements(const parser::Statement* done);
     // An ErrorResponse naming server-side statements, with the client's names
     // (`preferred` first, when it is one of them) and its position mapped back
     // to the client's own text.
@@ -185,6 +185,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                            std::string& to_server);
     // Makes the server hold `ps` (re-Parse if needed, evicting LRU entries).
     void ensure_prepared(const statements::PreparedStatement& ps, std::string& to_server);
+    // Creates an SQL-level statement inside an extended-protocol batch.
+    void inject_sql_prepare(const statements::PreparedStatement& ps, std::string& to_server);
     // Cache bookkeeping shared by both ways of preparing: false when the
     // server already holds `ps`; otherwise records it and sets `evicted` to
     // the statement the caller must drop to make room.
@@ -200,6 +202,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // error, so the transaction aborts and later messages are skipped exactly
     // as PostgreSQL would.
     void fail_on_server(std::string_view sqlstate, std::string message, std::string& to_server);
+    // The same with a complete ErrorResponse message.
+    void fail_on_server(std::string error, std::string& to_server);
     void expect(PendingReply&& reply);
     void emit_synthesized();
     [[nodiscard]] std::shared_ptr<const parser::Classification> classify(std::string_view sql);
@@ -237,7 +241,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Called for the error: marks the statement stale on every server of the
     // pool and, when that is safe, runs the failed request again. True when
     // it did (the error is then hidden from the client).
-    bool on_plan_invalidated(const Verdict& v);
+    bool on_plan_invalidated(const Verdict& v, std::string_view error);
     [[nodiscard]] std::optional<std::string> invalidated_statement(const Verdict& v) const;
     [[nodiscard]] bool can_rerun(const Verdict& v, const std::string& server_name) const;
     void rerun_recorded_request();
@@ -313,7 +317,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         statements_;
     std::shared_ptr<const statements::PreparedStatement> unnamed_;
     std::uint64_t unnamed_token_ = 0;
+    // While a client message is dispatched: the messages after it in the
+    // bytes received so far (see bind_learns_new_shape).
+    std::string_view following_;
     std::vector<std::string> unconfirmed_prepares_;  // SQL PREPAREs awaiting CommandComplete
+    // SQL DEALLOCATEs awaiting CommandComplete: their statements, put back if
+    // the server does not run them (a failed transaction, an earlier error).
+    std::vector<std::pair<std::string, std::shared_ptr<const statements::PreparedStatement>>>
+        unconfirmed_deallocates_;
+    // DEALLOCATE ALL / DISCARD ALL awaiting CommandComplete: the client's
+    // statements before it, put back if it fails (DISCARD ALL in a transaction).
+    std::optional<std::unordered_map<std::string, std::shared_ptr<const statements::PreparedStatement>>>
+        unconfirmed_discard_;
     struct TextEdit {
         std::size_t at, old_length, new_length;
     };

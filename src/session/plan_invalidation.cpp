@@ -67,6 +67,35 @@ bool bind_can_rerun(std::string_view body, std::string_view types, std::string_v
 }
 }  // namespace
 
+bool bind_learns_new_shape(std::string_view bind_body, std::string_view param_types,
+                           std::string_view following) noexcept {
+    std::string_view portal;
+    if (!bind_can_rerun(bind_body, param_types, portal)) return false;
+    std::size_t pos = 0;
+    while (pos < following.size()) {
+        const auto d = protocol::decode_frame(following.substr(pos), kMaxRetryBatch);
+        if (d.status != protocol::DecodeStatus::kFrame) return false;
+        const protocol::Frame& f = d.frame;
+        pos += d.consumed;
+        protocol::BodyReader r(f.body);
+        switch (f.type) {
+            case msg::kDescribe:
+                if (r.byte() == 'P' && r.cstr() == portal) return true;
+                break;
+            case msg::kExecute:
+            case msg::kBind:
+                if (r.cstr() == portal) return false;  // run or replaced undescribed
+                break;
+            case msg::kFlush:
+            case msg::kParse:
+                break;
+            default:  // Sync, Close, ...: the batch ends or changes too much to tell
+                return false;
+        }
+    }
+    return false;
+}
+
 bool batch_can_rerun(std::string_view batch, std::string_view param_types) noexcept {
     std::size_t pos = 0;
     bool first = true;

@@ -35,4 +35,12 @@ inline constexpr std::size_t kMaxRetryBatch = 8 * 1024;
 //   client takes the row shape from the new RowDescription.
 [[nodiscard]] bool batch_can_rerun(std::string_view batch, std::string_view param_types) noexcept;
 
+// Whether a client whose statement's result type changed since it described
+// the statement may still run this Bind (`bind_body`), followed by the
+// messages `following` (the rest of what it sent so far): under the same
+// conditions for the Bind as above, and only when it describes the portal
+// before executing it (psycopg and node-postgres do, every time).
+[[nodiscard]] bool bind_learns_new_shape(std::string_view bind_body, std::string_view param_types,
+                                         std::string_view following) noexcept;
+
 }  // namespace pgmux::session

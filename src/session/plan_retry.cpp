@@ -57,7 +57,7 @@ std::optional<std::string> ClientSession::invalidated_statement(const Verdict& v
     return std::nullopt;
 }
 
-bool ClientSession::on_plan_invalidated(const Verdict& v) {
+bool ClientSession::on_plan_invalidated(const Verdict& v, std::string_view error) {
     // Session mode keeps the client's own names on its own server: the
     // client handles the error as on a direct connection.
     if (mode_ == config::PoolMode::kSession) return false;
@@ -71,7 +71,7 @@ bool ClientSession::on_plan_invalidated(const Verdict& v) {
     // The server keeps failing with the old plan until the statement is
     // prepared again: every server holding it Closes and re-Parses it at its
     // next use, this one included.
-    pool_->note_invalidated(*name);
+    pool_->note_invalidated(*name, std::string(error));
     pool_->apply_invalidations(*server_);
     if (!can_rerun(v, *name)) {
         LOG_INFO << "client C" << id_ << " on server S" << server_->id() << ": the plan of "
@@ -81,6 +81,14 @@ bool ClientSession::on_plan_invalidated(const Verdict& v) {
     }
     LOG_INFO << "client C" << id_ << " on server S" << server_->id() << ": the plan of " << *name
              << " was invalidated (result type changed); preparing it again and retrying";
+    // The rerun describes the new row shape to the client: its statement is
+    // current again (see on_bind).
+    for (auto& [client_name, ps] : statements_) {
+        if (ps->server_name != *name) continue;
+        auto renewed = std::make_shared<statements::PreparedStatement>(*ps);
+        renewed->invalidation_epoch = pool_->invalidation_epoch();
+        ps = std::move(renewed);
+    }
     rerun_recorded_request();
     return true;
 }

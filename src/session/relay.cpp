@@ -173,7 +173,7 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
             undo_skipped();
         if (f.type == msg::kErrorResponse && v.forward &&
             v.event.kind == ReplyEvent::Kind::kStatementFailed && is_plan_invalidation(f.body) &&
-            on_plan_invalidated(v)) [[unlikely]] {
+            on_plan_invalidated(v, f.raw)) [[unlikely]] {
             forward_pending();  // the request runs again: its error is not the client's
             pos += r.consumed;
             continue;
@@ -376,7 +376,7 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
     if (state_ && clients_own) {
         switch (v.event.kind) {
             case ReplyEvent::Kind::kStatementDone:
-                if (v.event.statement) settle_sql_prepares(v.event.statement);
+                if (v.event.statement) settle_sql_statements(v.event.statement);
                 if (v.event.statement &&
                     v.event.statement->kind == parser::StatementKind::execute) {
                     // EXECUTE does what the prepared statement's body does.
@@ -402,7 +402,10 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
                 break;
             case ReplyEvent::Kind::kReadyForQuery:
                 substitute_error_.clear();
-                if (!unconfirmed_prepares_.empty()) settle_sql_prepares(nullptr);
+                if (!unconfirmed_prepares_.empty() || !unconfirmed_deallocates_.empty() ||
+                    unconfirmed_discard_) {
+                    settle_sql_statements(nullptr);
+                }
                 state_->on_ready_for_query(v.event.tx_status);
                 note_pin_transitions();
                 break;

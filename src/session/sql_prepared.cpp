@@ -80,6 +80,9 @@ std::string ClientSession::alias_for_dynamic_sql(std::string_view sql, std::stri
 
 void ClientSession::ensure_prepared_for_query(const statements::PreparedStatement& ps,
                                               std::string& to_server) {
+    // In a failed transaction the Query gets 25P02 whatever it names; a
+    // statement prepared for it would fail first, with the same error twice.
+    if (tx_status_ == 'E') return;
     std::optional<std::string> evicted;
     bool stale = false;
     if (!server_lacks(ps, evicted, stale)) return;
@@ -122,6 +125,8 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
                     sql.substr(st.types_location, st.types_length),
                     sql.substr(st.body_location, st.body_length), st.prepared_body);
                 std::const_pointer_cast<statements::PreparedStatement>(made)->client_text = sql;
+                std::const_pointer_cast<statements::PreparedStatement>(made)->invalidation_epoch =
+                    pool_->invalidation_epoch();
                 auto ps = std::move(made);
                 if (server_->statements.contains(ps->server_name) ||
                     server_->statements.take_stale(ps->server_name)) {
@@ -146,7 +151,10 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
             case StatementKind::deallocate_all:
             case StatementKind::discard_all:
                 // Drops every statement on the server, other clients' too;
-                // they are prepared again when next needed.
+                // they are prepared again when next needed. The client's
+                // names come back if the server refuses it (settle_sql_statements).
+                if (!unconfirmed_discard_) unconfirmed_discard_.emplace();
+                for (auto& entry : statements_) unconfirmed_discard_->insert(std::move(entry));
                 statements_.clear();
                 unnamed_.reset();
                 server_->statements.clear();
@@ -163,6 +171,7 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
                 edits.push_back(
                     {static_cast<std::size_t>(st.name_location), st.name_length, ps->server_name});
                 if (st.kind == StatementKind::deallocate) {
+                    unconfirmed_deallocates_.emplace_back(it->first, ps);
                     statements_.erase(it);
                     server_->statements.erase(ps->server_name);
                 }
@@ -315,7 +324,7 @@ std::string ClientSession::rewrite_prepared_statements_view(std::string_view sql
     return out;
 }
 
-void ClientSession::settle_sql_prepares(const parser::Statement* done) {
+void ClientSession::settle_sql_statements(const parser::Statement* done) {
     if (done == nullptr) {
         // The Query ended: PREPAREs that never completed did not happen.
         for (const auto& name : unconfirmed_prepares_) {
@@ -325,14 +334,52 @@ void ClientSession::settle_sql_prepares(const parser::Statement* done) {
             }
         }
         unconfirmed_prepares_.clear();
+        // Nor did DEALLOCATEs: the statements live on, on the client's side
+        // and on the server (stale there, so their next use Closes them
+        // first, whether or not they are still there).
+        for (auto& [name, ps] : unconfirmed_deallocates_) {
+            if (server_) {
+                // Evicting one to make room would leave it on the server untracked.
+                if (server_->statements.insert(ps->server_name)) server_->discard_on_release = true;
+                server_->statements.mark_stale(ps->server_name);
+            }
+            statements_.try_emplace(name, std::move(ps));
+        }
+        unconfirmed_deallocates_.clear();
+        if (unconfirmed_discard_) {
+            for (auto& entry : *unconfirmed_discard_) statements_.insert(std::move(entry));
+            unconfirmed_discard_.reset();
+            // The server keeps statements pgmux no longer tracks (other
+            // clients' too): it is not pooled again.
+            if (server_) server_->discard_on_release = true;
+        }
         return;
     }
-    if (done->kind != parser::StatementKind::prepare) return;
-    for (auto it = unconfirmed_prepares_.begin(); it != unconfirmed_prepares_.end(); ++it) {
-        if (*it == done->prepared_name) {
-            unconfirmed_prepares_.erase(it);
-            return;
-        }
+    switch (done->kind) {
+        case parser::StatementKind::prepare:
+            for (auto it = unconfirmed_prepares_.begin(); it != unconfirmed_prepares_.end(); ++it) {
+                if (*it == done->prepared_name) {
+                    unconfirmed_prepares_.erase(it);
+                    break;
+                }
+            }
+            break;
+        case parser::StatementKind::deallocate:
+            for (auto it = unconfirmed_deallocates_.begin(); it != unconfirmed_deallocates_.end();
+                 ++it) {
+                if (it->first == done->prepared_name) {
+                    unconfirmed_deallocates_.erase(it);
+                    break;
+                }
+            }
+            break;
+        case parser::StatementKind::deallocate_all:
+        case parser::StatementKind::discard_all:
+            unconfirmed_discard_.reset();
+            unconfirmed_deallocates_.clear();  // gone now in any case
+            break;
+        default:
+            break;
     }
 }
 

@@ -36,6 +36,10 @@ struct PreparedStatement {
     std::vector<std::shared_ptr<const PreparedStatement>> depends_on;
     // What pg_prepared_statements.statement shows the client (its own text).
     std::string client_text;
+    // The pool's plan-invalidation epoch when the client prepared it: if its
+    // text's result type changed since, PostgreSQL fails the client's
+    // statement (the client's driver described the old row shape).
+    std::uint64_t invalidation_epoch = 0;
 };
 
 // Builds the statement from a client's Parse fields. The name is derived from

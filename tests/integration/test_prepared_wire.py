@@ -173,6 +173,51 @@ def test_statements_evicted_from_a_small_server_cache_while_in_use(same_as_direc
     ], "--max-prepared-statements", "2")
 
 
+def test_transaction_end_parsed_in_a_failed_transaction(pgmux, pg, database):
+    # JDBC and postgres.js prepare ROLLBACK and COMMIT as named statements. In a failed
+    # transaction PostgreSQL still accepts their Parse, also when (through pgmux) the server
+    # already holds the same text for another client.
+    proxy = pgmux(pool_size=1)
+    batches = [query_message("BEGIN"), query_message("SELECT 1/0"),
+               parse("end_it", "ROLLBACK") + bind("", "end_it") + execute() + SYNC,
+               query_message("SELECT 'after'")]
+    results = []
+    for endpoint in (pg.endpoint, proxy.endpoint):
+        warm = Session(endpoint, database)
+        warm.run(parse("other_name", "ROLLBACK") + SYNC)
+        client = Session(endpoint, database)
+        results.append([client.run(batch) for batch in batches])
+        client.close()
+        warm.close()
+    assert results[1] == results[0]
+    assert results[0][2] == [("1", b""), ("2", b""), ("C", b"ROLLBACK\0"), ("Z", b"I")]
+
+
+def test_statement_described_before_ddl_fails_like_postgresql(pgmux, pg, database):
+    # Two clients prepared and described SELECT * (one server statement through pgmux). After
+    # a column is added PostgreSQL fails each client's statement with 0A000 (drivers prepare
+    # again on it): a client must never get rows of the new shape under the old description.
+    proxy = pgmux(pool_size=1)
+    results = []
+    for table, endpoint in (("shape_direct", pg.endpoint), ("shape_proxied", proxy.endpoint)):
+        pg.query(f"CREATE TABLE {table} (a int)", dbname=database)
+        pg.query(f"INSERT INTO {table} VALUES (1)", dbname=database)
+        prepare = parse("s", f"SELECT * FROM {table}") + describe_statement("s") + SYNC
+        run = bind("", "s") + execute() + SYNC
+        a, b = Session(endpoint, database), Session(endpoint, database)
+        a.run(prepare)
+        b.run(prepare)
+        pg.query(f"ALTER TABLE {table} ADD COLUMN b int DEFAULT 7", dbname=database)
+        results.append([a.run(run), b.run(run), b.run(run),
+                        b.run(close_statement("s") + prepare), b.run(run)])
+        a.close()
+        b.close()
+    # The row descriptions name the tables by OID: compare without them.
+    strip = [[[m for m in replies if m[0] != "T"] for replies in r] for r in results]
+    assert strip[1] == strip[0]
+    assert [r[0][:2] for r in results[0][:3]] == [("E", "0A000")] * 3
+
+
 # Random batches ---------------------------------------------------------------------------------
 
 # Each name has texts of its own: two names for one text share a server statement, and
