@@ -78,6 +78,15 @@ std::string ClientSession::alias_for_dynamic_sql(std::string_view sql, std::stri
     return deallocates;
 }
 
+void ClientSession::close_before_query(const std::string& server_name, std::string& to_server) {
+    // A protocol Close, unlike DEALLOCATE, is no error when the statement is
+    // not there (a stale or unconfirmed one may not be), so it cannot abort
+    // the client's transaction; the Sync ends the extended-protocol part.
+    close_on_server(server_name, to_server);
+    protocol::append_simple(to_server, msg::kSync);
+    expect(PendingReply{.expect = Expect::kSync, .action = Action::kSwallowAll});
+}
+
 void ClientSession::ensure_prepared_for_query(const statements::PreparedStatement& ps,
                                               std::string& to_server) {
     // In a failed transaction the Query gets 25P02 whatever it names; a
@@ -86,8 +95,8 @@ void ClientSession::ensure_prepared_for_query(const statements::PreparedStatemen
     std::optional<std::string> evicted;
     bool stale = false;
     if (!server_lacks(ps, evicted, stale)) return;
-    if (stale) inject_query("DEALLOCATE " + ps.server_name, to_server);  // plan invalidated
-    if (evicted) inject_query("DEALLOCATE " + *evicted, to_server);
+    if (stale) close_before_query(ps.server_name, to_server);
+    if (evicted) close_before_query(*evicted, to_server);
     if (!ps.prepare_sql.empty()) {
         inject_query(ps.prepare_sql, to_server, Inspect::kPrepareForClient, ps.server_name);
         return;
@@ -132,13 +141,13 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
                     server_->statements.take_stale(ps->server_name)) {
                     // Another client's identical statement: recreate it, so
                     // that the client's PREPARE runs (and reports) for real.
-                    inject_query("DEALLOCATE " + ps->server_name, to_server);
+                    close_before_query(ps->server_name, to_server);
                     server_->statements.erase(ps->server_name);
                 }
                 if (auto evicted = server_->statements.insert(ps->server_name)) {
                     proxy_.counters.statement_cache_evictions.fetch_add(1,
                                                                         std::memory_order_relaxed);
-                    inject_query("DEALLOCATE " + *evicted, to_server);
+                    close_before_query(*evicted, to_server);
                 }
                 proxy_.counters.client_parses.fetch_add(1, std::memory_order_relaxed);
                 proxy_.counters.server_parses.fetch_add(1, std::memory_order_relaxed);
