@@ -143,8 +143,8 @@ void Pool::dispose(std::unique_ptr<ServerConnection> conn) {
     asio::post(ex, [c = std::move(conn)]() mutable { c.reset(); });
 }
 
-Pool::Attempt Pool::take_or_queue(const asio::any_io_executor& executor,
-                                  Affinity affinity, Clock::time_point deadline) {
+Pool::Attempt Pool::take_or_queue(const asio::any_io_executor& executor, Affinity affinity,
+                                  Clock::time_point deadline) {
     Attempt a;
     std::lock_guard lock(mu_);
     if (!paused_ && waiters_.empty()) {
@@ -177,8 +177,7 @@ Pool::Attempt Pool::after_wake(const std::shared_ptr<Waiter>& waiter) {
     return a;
 }
 
-asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor,
-                                             Affinity affinity,
+asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor, Affinity affinity,
                                              std::chrono::milliseconds wait_timeout) {
     const auto deadline = Clock::now() + wait_timeout;
     for (;;) {
@@ -206,8 +205,7 @@ std::unique_ptr<ServerConnection> Pool::take_usable(Attempt& a,
 
 void Pool::acquire_async(asio::any_io_executor executor, Affinity affinity,
                          std::chrono::milliseconds wait_timeout, AcquireCallback done) {
-    acquire_async_at(std::move(executor), affinity, Clock::now() + wait_timeout,
-                     std::move(done));
+    acquire_async_at(std::move(executor), affinity, Clock::now() + wait_timeout, std::move(done));
 }
 
 void Pool::acquire_async_at(asio::any_io_executor executor, Affinity affinity,

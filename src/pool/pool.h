@@ -181,8 +181,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
         std::shared_ptr<Waiter> waiter;
         bool timed_out = false;
     };
-    Attempt take_or_queue(const boost::asio::any_io_executor& executor,
-                          Affinity affinity,
+    Attempt take_or_queue(const boost::asio::any_io_executor& executor, Affinity affinity,
                           std::chrono::steady_clock::time_point deadline);
     Attempt after_wake(const std::shared_ptr<Waiter>& waiter);
     void acquire_async_at(boost::asio::any_io_executor executor, Affinity affinity,

@@ -536,9 +536,9 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         // client's statement once error_with_client_names maps it back).
         const auto& held = *existing->second;
         ensure_prepared(held, to_server);
-        append_message(to_server, msg::kParse,
-                       {held.server_name, std::string_view("\0", 1), text,
-                        std::string_view("\0", 1), *types});
+        append_message(
+            to_server, msg::kParse,
+            {held.server_name, std::string_view("\0", 1), text, std::string_view("\0", 1), *types});
         expect(PendingReply{.expect = Expect::kParse, .error_name = client_name});
         return;
     }
@@ -591,8 +591,9 @@ void ClientSession::mark_unnamed_parsed() {
     unnamed_parsed_in_batch_ = true;
 }
 
-void ClientSession::forward_unnamed_parse(const protocol::Frame& f, std::string& to_server,
-                                         std::shared_ptr<const statements::PreparedStatement> previous) {
+void ClientSession::forward_unnamed_parse(
+    const protocol::Frame& f, std::string& to_server,
+    std::shared_ptr<const statements::PreparedStatement> previous) {
     const auto previous_token = unnamed_token_;
     claim_unnamed();
     expect(PendingReply{.expect = Expect::kParse,
@@ -662,9 +663,8 @@ void ClientSession::inject_sql_prepare(const statements::PreparedStatement& ps,
     static constexpr std::string_view kZero = std::string_view("\0", 1);
     static constexpr std::string_view kNoParamsNoFormats = std::string_view("\0\0\0\0\0\0", 6);
     append_message(to_server, msg::kParse, {kName, kZero, ps.prepare_sql, kZero, {"\0\0", 2}});
-    expect(PendingReply{.expect = Expect::kParse,
-                        .action = Action::kSwallow,
-                        .server_statement = ps.server_name});
+    expect(PendingReply{
+        .expect = Expect::kParse, .action = Action::kSwallow, .server_statement = ps.server_name});
     append_message(to_server, msg::kBind, {kName, kZero, kName, kZero, kNoParamsNoFormats});
     expect(PendingReply{.expect = Expect::kBind, .action = Action::kSwallow});
     append_message(to_server, msg::kExecute, {kName, kZero, {"\0\0\0\0", 4}});

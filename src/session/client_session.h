@@ -329,7 +329,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         unconfirmed_deallocates_;
     // DEALLOCATE ALL / DISCARD ALL awaiting CommandComplete: the client's
     // statements before it, put back if it fails (DISCARD ALL in a transaction).
-    std::optional<std::unordered_map<std::string, std::shared_ptr<const statements::PreparedStatement>>>
+    std::optional<
+        std::unordered_map<std::string, std::shared_ptr<const statements::PreparedStatement>>>
         unconfirmed_discard_;
     struct TextEdit {
         std::size_t at, old_length, new_length;

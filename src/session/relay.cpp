@@ -199,7 +199,7 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
         }
         pos += r.consumed;
         if (v.event.kind == ReplyEvent::Kind::kReadyForQuery && tracker_.empty() && !unsynced_) {
-            forward_pending();  // anything sent while deciding goes after this cycle
+            forward_pending();                 // anything sent while deciding goes after this cycle
             server_->parsed_in_batch.clear();  // every Parse has its answer now
             switch (on_idle()) {
                 case IdleAction::kKeep:
