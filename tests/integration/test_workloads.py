@@ -753,8 +753,8 @@ def test_per_request_claims_do_not_leak_into_other_clients(both):
 def asyncpg_fetchval_state(endpoint, db, proxy):
     """asyncpg's fetchval() and fetchrow() execute with a row limit of 1, so PostgreSQL ends the reply
     with PortalSuspended, not CommandComplete. A distributed lock (`fetchval("SELECT
-    pg_try_advisory_lock($1)")`) and a session setting made that way (`set_config(..., false)`)
-    are the session's state all the same."""
+    pg_try_advisory_lock($1)")`), a session setting made that way (`set_config(..., false)`) and
+    a sequence drawn from (for currval()) are the session's state all the same."""
     async def main():
         def conn(app):
             return asyncpg.connect(host=endpoint.host, port=endpoint.port, user="postgres", database=db,
@@ -778,6 +778,17 @@ def asyncpg_fetchval_state(endpoint, db, proxy):
             async with report.transaction():  # a moves to whichever server is left
                 await report.execute("SELECT 1")
                 out.append(await a.fetchval("SELECT current_setting('search_path')"))
+            # An id drawn with fetchval and read back with currval() by the next statement, while
+            # another client draws from the same sequence: the backend that ran nextval() knows.
+            await a.execute("CREATE SEQUENCE public.order_id")
+            for _ in range(3):
+                drawn = await a.fetchval("SELECT nextval('public.order_id')")
+                await b.fetchval("SELECT nextval('public.order_id')")
+                await report.fetchval("SELECT 1")
+                try:
+                    out.append(await a.fetchval("SELECT currval('public.order_id')") == drawn)
+                except asyncpg.PostgresError as e:
+                    out.append(f"{e.sqlstate} {e}")
         finally:
             for c in (a, b, report):
                 await c.close()
@@ -788,6 +799,6 @@ def asyncpg_fetchval_state(endpoint, db, proxy):
 def test_asyncpg_fetchval_advisory_lock_and_set_config(both):
     (direct, _), (proxied, pins) = both(asyncpg_fetchval_state)
     assert direct == [True, False, "tenant_a, public", ('"$user", public',), "tenant_a, public", True, True, True,
-                      "tenant_a, public"]
+                      "tenant_a, public", True, True, True]
     assert proxied == direct
     assert pins in ([None, None], [["advisory_lock"], []])  # pinned while the lock is held (pgmux only)
