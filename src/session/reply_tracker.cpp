@@ -214,8 +214,19 @@ Verdict ReplyTracker::on_server_message(char type, std::string_view body) {
             }
             return v;
         }
-        case msg::kEmptyQueryResponse:
         case msg::kPortalSuspended:
+            // An Execute with a row limit (asyncpg's fetchval/fetchrow,
+            // JDBC's fetch size) ran the statement as far as those rows: its
+            // effects happened (a lock taken, a setting set), so they count
+            // now; a later Execute of the portal may count them again, which
+            // errs on the side of pinning (the server's verification settles it).
+            if (head.expect == Expect::kExecute) {
+                v.event.kind = ReplyEvent::Kind::kStatementDone;
+                v.event.statement = next_statement(head);
+                v.entry = retire_head();
+            }
+            return v;
+        case msg::kEmptyQueryResponse:
             if (head.expect == Expect::kExecute) v.entry = retire_head();
             return v;
         default:

@@ -762,7 +762,7 @@ def asyncpg_fetchval_state(endpoint, db, proxy):
         a, b, report = await conn("locker"), await conn("contender"), await conn("report")
         out, pins = [], []
         try:
-            # A long report holds one server: through pgmux the others share the remaining one.
+            # A long report holds one server meanwhile.
             async with report.transaction():
                 await report.execute("SELECT 1")
                 out.append(await a.fetchval("SELECT pg_try_advisory_lock($1)", 4711))
@@ -797,8 +797,12 @@ def asyncpg_fetchval_state(endpoint, db, proxy):
 
 
 def test_asyncpg_fetchval_advisory_lock_and_set_config(both):
-    (direct, _), (proxied, pins) = both(asyncpg_fetchval_state)
+    # Three servers: the report's transaction holds one and the lock pins `a` to another, so the
+    # contender needs the third (with two it would wait for one to come free).
+    (direct, _), (proxied, pins) = both(asyncpg_fetchval_state, pool_size=3)
     assert direct == [True, False, "tenant_a, public", ('"$user", public',), "tenant_a, public", True, True, True,
                       "tenant_a, public", True, True, True]
     assert proxied == direct
-    assert pins in ([None, None], [["advisory_lock"], []])  # pinned while the lock is held (pgmux only)
+    # Pinned while the lock is held (pgmux only). asyncpg sends the set_config value in binary,
+    # which pgmux does not read: it pins for an unknown state change instead of tracking it.
+    assert pins in ([None, None], [["advisory_lock"], []], [["advisory_lock"], ["unknown_state_change"]])
