@@ -459,6 +459,14 @@ bool ClientSession::pin_policy_allows(const parser::Classification& c, bool simp
 }
 
 namespace {
+// DEALLOCATE ALL / DISCARD ALL: every statement on the server goes.
+bool drops_all_statements(const parser::Classification& c) {
+    return std::any_of(c.statements.begin(), c.statements.end(), [](const parser::Statement& st) {
+        return st.kind == parser::StatementKind::deallocate_all ||
+               st.kind == parser::StatementKind::discard_all;
+    });
+}
+
 // PostgreSQL's IsTransactionExitStmt: accepted even in a failed transaction.
 bool ends_transaction(const statements::PreparedStatement& ps) {
     const auto* c = ps.classification.get();
@@ -499,8 +507,9 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     if (classification && !pin_policy_allows(*classification, false, to_server)) return;
     std::vector<std::shared_ptr<const statements::PreparedStatement>> depends_on;
     std::string rewritten;
-    if (classification && classification->parsed && !statements_.empty()) {
-        rewritten = rewrite_executes_for_parse(*query, *classification, depends_on);
+    if (classification && classification->parsed &&
+        (!statements_.empty() || drops_all_statements(*classification))) {
+        rewritten = rewrite_executes_for_parse(*query, *classification, depends_on, to_server);
     }
     const std::string_view text = rewritten.empty() ? *query : std::string_view(rewritten);
     std::shared_ptr<statements::PreparedStatement> ps =

@@ -146,11 +146,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Shows the client its own statements in pg_prepared_statements ("" = no
     // reference to the view).
     std::string rewrite_prepared_statements_view(std::string_view sql, std::string& to_server);
-    // Parse of text that EXECUTEs SQL-prepared statements: the names rewritten
-    // ("" = unchanged) and the statements it needs on the server.
+    // Parse of text that EXECUTEs or DEALLOCATEs prepared statements (or
+    // drops them all): the names rewritten ("" = unchanged), the statements
+    // it needs on the server, the bookkeeping of what it drops.
     std::string rewrite_executes_for_parse(
         std::string_view sql, const parser::Classification& c,
-        std::vector<std::shared_ptr<const statements::PreparedStatement>>& depends_on);
+        std::vector<std::shared_ptr<const statements::PreparedStatement>>& depends_on,
+        std::string& to_server);
     void ensure_dependencies(const statements::PreparedStatement& ps, std::string& to_server);
     // Confirms a PREPARE / DEALLOCATE / DISCARD ALL that completed, or
     // (nullptr) undoes the ones that did not when their Query ended.

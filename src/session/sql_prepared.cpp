@@ -201,19 +201,42 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
 
 std::string ClientSession::rewrite_executes_for_parse(
     std::string_view sql, const parser::Classification& c,
-    std::vector<std::shared_ptr<const statements::PreparedStatement>>& depends_on) {
+    std::vector<std::shared_ptr<const statements::PreparedStatement>>& depends_on,
+    std::string& to_server) {
     std::vector<Edit> edits;
     for (const auto& st : c.statements) {
-        if (st.kind == parser::StatementKind::prepare ||
-            st.kind == parser::StatementKind::deallocate || st.name_location < 0 ||
+        if (st.kind == parser::StatementKind::deallocate_all ||
+            st.kind == parser::StatementKind::discard_all) {
+            // psycopg sends DEALLOCATE ALL through the extended protocol after
+            // a rollback: as in rewrite_sql_prepared, it drops every statement
+            // on the server, and the client's come back if it does not run.
+            if (!unconfirmed_discard_) unconfirmed_discard_.emplace();
+            for (auto& entry : statements_) unconfirmed_discard_->insert(std::move(entry));
+            statements_.clear();
+            server_->statements.clear();
+            server_->unnamed_owner = 0;
+            continue;
+        }
+        if (st.kind == parser::StatementKind::prepare || st.name_location < 0 ||
             st.prepared_name.empty()) {
             continue;
         }
         auto it = statements_.find(st.prepared_name);
         if (it == statements_.end()) continue;  // the server reports the unknown name
-        depends_on.push_back(it->second);
         edits.push_back(
             {static_cast<std::size_t>(st.name_location), st.name_length, it->second->server_name});
+        if (st.kind == parser::StatementKind::deallocate) {
+            // psycopg evicts statements from its cache with a DEALLOCATE
+            // through the extended protocol: drop the server statement the
+            // name stands for (the server must hold it for that), and the
+            // name when the server ran it (settle_sql_statements).
+            ensure_prepared(*it->second, to_server);
+            server_->statements.erase(it->second->server_name);
+            unconfirmed_deallocates_.emplace_back(it->first, it->second);
+            statements_.erase(it);
+            continue;
+        }
+        depends_on.push_back(it->second);
     }
     if (edits.empty()) return {};
     std::string out(sql);
