@@ -304,7 +304,7 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
         const auto types = br.bytes(br.remaining());
         if (!name || !query || !types || name->empty() || !valid_param_types(*types)) return 0;
         std::string client_name(*name);
-        auto ps = statements::make_prepared_statement(*query, *types, nullptr);
+        auto ps = statements::make_prepared_statement(*query, *types, nullptr, search_path());
         if (!pool_->statement_known(ps->server_name)) return 0;
         // Whether the name is taken when this Parse runs (the server's 42P05).
         bool taken = statements_.contains(client_name);
@@ -313,7 +313,7 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
         }
         if (taken) return 0;
         auto made = std::const_pointer_cast<statements::PreparedStatement>(
-            statements::make_prepared_statement(*query, *types, classify(*query)));
+            statements::make_prepared_statement(*query, *types, classify(*query), search_path()));
         made->invalidation_epoch = pool_->invalidation_epoch();
         ps = std::move(made);
         ops.emplace_back(std::move(client_name), std::move(ps));
@@ -516,7 +516,8 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         name->empty()
             ? statements::make_unnamed_statement(text, *types, std::move(classification))
             : std::const_pointer_cast<statements::PreparedStatement>(
-                  statements::make_prepared_statement(text, *types, std::move(classification)));
+                  statements::make_prepared_statement(text, *types, std::move(classification),
+                                                      search_path()));
     ps->depends_on = std::move(depends_on);
     if (name->empty()) {
         ensure_dependencies(*ps, to_server);
@@ -587,6 +588,13 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
                         .client_statement = client_name,
                         .server_statement = added ? ps->server_name : std::string(),
                         .parsed_name = ps->server_name});
+}
+
+std::string_view ClientSession::search_path() const {
+    if (!state_) return {};
+    const auto& settings = state_->settings();
+    const auto it = settings.find("search_path");
+    return it == settings.end() ? std::string_view() : std::string_view(it->second.value);
 }
 
 void ClientSession::claim_unnamed() {

@@ -227,6 +227,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Needs exactly the server it used last (currval()/lastval()).
     [[nodiscard]] bool needs_same_server(bool wants_same_server) const;
     [[nodiscard]] pool::Affinity affinity() const { return {last_server_id_, id_}; }
+    // The client's search_path when it set one (startup or SET), else "".
+    [[nodiscard]] std::string_view search_path() const;
     // Makes `conn` this client's server: replays state, starts the relay.
     void attach_server(std::unique_ptr<backend::ServerConnection> conn, Clock::time_point asked,
                        Clock::time_point linked);

@@ -132,7 +132,7 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
                 }
                 auto made = statements::make_sql_prepared_statement(
                     sql.substr(st.types_location, st.types_length),
-                    sql.substr(st.body_location, st.body_length), st.prepared_body);
+                    sql.substr(st.body_location, st.body_length), st.prepared_body, search_path());
                 std::const_pointer_cast<statements::PreparedStatement>(made)->client_text = sql;
                 std::const_pointer_cast<statements::PreparedStatement>(made)->invalidation_epoch =
                     pool_->invalidation_epoch();

@@ -8,7 +8,8 @@
 namespace pgmux::statements {
 
 namespace {
-std::string content_name(std::string_view query, std::string_view param_types) {
+std::string content_name(std::string_view query, std::string_view param_types,
+                         std::string_view search_path) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -17,6 +18,12 @@ std::string content_name(std::string_view query, std::string_view param_types) {
     EVP_DigestUpdate(ctx, &qlen, sizeof qlen);  // keeps query/types boundaries unambiguous
     EVP_DigestUpdate(ctx, query.data(), query.size());
     EVP_DigestUpdate(ctx, param_types.data(), param_types.size());
+    if (!search_path.empty()) {
+        // The names in the text resolve through the search_path the
+        // statement was prepared under (PostgreSQL keeps it with the plan).
+        EVP_DigestUpdate(ctx, "\0search_path=", 13);
+        EVP_DigestUpdate(ctx, search_path.data(), search_path.size());
+    }
     EVP_DigestFinal_ex(ctx, digest, &len);
     EVP_MD_CTX_free(ctx);
     static constexpr char kHex[] = "0123456789abcdef";
@@ -31,9 +38,9 @@ std::string content_name(std::string_view query, std::string_view param_types) {
 
 std::shared_ptr<const PreparedStatement> make_prepared_statement(
     std::string_view query, std::string_view param_types,
-    std::shared_ptr<const parser::Classification> classification) {
+    std::shared_ptr<const parser::Classification> classification, std::string_view search_path) {
     auto ps = std::make_shared<PreparedStatement>();
-    ps->server_name = content_name(query, param_types);
+    ps->server_name = content_name(query, param_types, search_path);
     ps->key = statement_key(ps->server_name);
     ps->query.assign(query);
     ps->param_types.assign(param_types);
@@ -64,11 +71,11 @@ std::shared_ptr<PreparedStatement> make_unnamed_statement(
 
 std::shared_ptr<const PreparedStatement> make_sql_prepared_statement(
     std::string_view types, std::string_view body,
-    std::shared_ptr<const parser::Statement> sql_body) {
+    std::shared_ptr<const parser::Statement> sql_body, std::string_view search_path) {
     auto ps = std::make_shared<PreparedStatement>();
     // "SQL" keeps these apart from protocol-level statements of the same text,
     // whose parameter types are OIDs rather than type names.
-    ps->server_name = content_name(body, std::string("SQL ") + std::string(types));
+    ps->server_name = content_name(body, std::string("SQL ") + std::string(types), search_path);
     ps->key = statement_key(ps->server_name);
     ps->query.assign(body);
     ps->prepare_sql = "PREPARE " + ps->server_name;

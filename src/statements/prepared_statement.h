@@ -44,10 +44,13 @@ struct PreparedStatement {
 
 // Builds the statement from a client's Parse fields. The name is derived from
 // a cryptographic hash so that no client can make its statement collide with
-// another client's.
+// another client's. `search_path` is the client's when it is not the server's
+// default: one text names other tables under another search_path (schema per
+// tenant), so only clients with the same one share a server statement.
 [[nodiscard]] std::shared_ptr<const PreparedStatement> make_prepared_statement(
     std::string_view query, std::string_view param_types,
-    std::shared_ptr<const parser::Classification> classification);
+    std::shared_ptr<const parser::Classification> classification,
+    std::string_view search_path = {});
 
 // The client's unnamed statement: kept only to re-Parse it on another
 // server, so no content name and no Parse message are built (this runs for
@@ -60,7 +63,7 @@ struct PreparedStatement {
 // the parenthesised list as written (may be empty).
 [[nodiscard]] std::shared_ptr<const PreparedStatement> make_sql_prepared_statement(
     std::string_view types, std::string_view body,
-    std::shared_ptr<const parser::Statement> sql_body);
+    std::shared_ptr<const parser::Statement> sql_body, std::string_view search_path = {});
 
 // The first 64 bits of a server statement's content hash (0 for names that
 // are not pgmux's): small enough to keep in every reply-tracker entry, and
