@@ -87,6 +87,15 @@ void ServerSettings::adopt(const SessionState& client) {
     version_ = client.settings_version();
 }
 
+void ServerSettings::note_server_resets(const SessionState::ServerResets& resets) {
+    if (resets.all) {
+        std::erase_if(settings_,
+                      [](const auto& entry) { return !survives_reset_all(entry.first); });
+    }
+    for (const auto& name : resets.names) settings_.erase(name);
+    version_ = 0;  // the next adopt copies the client's settings again
+}
+
 bool ServerSettings::has_identity() const noexcept {
     return settings_.count(kRole) > 0 || settings_.count(kAuthorization) > 0;
 }

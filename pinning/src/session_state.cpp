@@ -175,6 +175,11 @@ bool is_placeholder(std::string_view name) {
 
 void SessionState::reset_setting(const std::string& name) {
     touch(name);
+    if (server_resets_.names.size() < 64) {
+        server_resets_.names.push_back(name);
+    } else {
+        server_resets_.all = true;  // bounded: as good as all of them
+    }
     TxState& tx = mutable_tx();
     ++settings_version_;
     if (auto b = baseline_.settings.find(name); b != baseline_.settings.end()) {
@@ -191,6 +196,7 @@ void SessionState::reset_setting(const std::string& name) {
 
 void SessionState::reset_all_settings() {
     touched_all_ = true;
+    server_resets_.all = true;
     TxState& tx = mutable_tx();
     ++settings_version_;
     SettingsMap next;
@@ -236,20 +242,26 @@ void SessionState::apply_settings(const parser::Statement& stmt, BindValues para
     if (stmt.kind == StatementKind::reset_all) reset_all_settings();
 }
 
-void SessionState::on_parameter_status(std::string_view name, std::string_view value) {
+std::optional<std::string> SessionState::on_parameter_status(std::string_view name,
+                                                             std::string_view value) {
     std::string lower = parser::ascii_lower(name);
-    if (is_ignored_report(lower)) return;
+    if (is_ignored_report(lower)) return std::nullopt;
     auto it = tx_.settings.find(lower);
-    if (it != tx_.settings.end() && it->second.value == value) return;
+    if (it != tx_.settings.end() && it->second.value == value) return std::nullopt;
+    const bool reset_by_server = (server_resets_.all && !survives_reset_all(lower)) ||
+                                 std::find(server_resets_.names.begin(), server_resets_.names.end(),
+                                           lower) != server_resets_.names.end();
+    if (reset_by_server && it != tx_.settings.end()) return it->second.value;
     const bool touched =
         touched_all_ || std::find(touched_.begin(), touched_.end(), lower) != touched_.end();
     // A statement pgmux saw set it: the server's report is the exact result
     // (SET DateStyle TO ymd only changes the field order and keeps the
     // output style, so replaying the SET text alone would be wrong).
-    if (touched && it == tx_.settings.end()) return;  // RESET to the server's default
+    if (touched && it == tx_.settings.end()) return std::nullopt;  // RESET to the server's default
     // Otherwise something pgmux did not see (a function, a procedure)
     // changed a reported setting.
     set_setting(lower, value_from_string(lower, value));
+    return std::nullopt;
 }
 
 // --- driving -----------------------------------------------------------------------------

@@ -273,6 +273,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     [[nodiscard]] IdleAction on_idle();
     void apply_verification_row(std::string_view body);
     void note_pin_transitions();
+    // At the end of a transaction: the server holds the client's settings,
+    // except what the server reset to its own defaults meanwhile.
+    void adopt_client_settings();
+    // Sets the client's values again on a server it keeps (after a RESET).
+    void replay_onto_kept_server();
     void log_pin_event(const pinning::PinEvent& e);
     void hand_back_server_at_disconnect();
     void release_server();
@@ -326,6 +331,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // While a client message is dispatched: the messages after it in the
     // bytes received so far (see bind_learns_new_shape).
     std::string_view following_;
+    // A ParameterStatus to send the client instead of the server's (see
+    // SessionState::on_parameter_status).
+    std::string parameter_status_for_client_;
     std::vector<std::string> unconfirmed_prepares_;  // SQL PREPAREs awaiting CommandComplete
     // SQL DEALLOCATEs awaiting CommandComplete: their statements, put back if
     // the server does not run them (a failed transaction, an earlier error).

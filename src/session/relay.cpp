@@ -179,6 +179,10 @@ std::pair<std::size_t, bool> ClientSession::handle_server_bytes(std::string_view
             continue;
         }
         on_server_message_seen(f, v);
+        if (!parameter_status_for_client_.empty()) [[unlikely]] {
+            v.replacement = std::move(parameter_status_for_client_);
+            parameter_status_for_client_.clear();
+        }
         if (f.type == msg::kErrorResponse && v.forward && !substitute_error_.empty()) {
             v.replacement = std::move(substitute_error_);
             substitute_error_.clear();
@@ -285,7 +289,12 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
             auto value = br.cstr();
             if (name && value) {
                 server_->parameters[std::string(*name)] = std::string(*value);
-                if (v.forward && state_) state_->on_parameter_status(*name, *value);
+                if (v.forward && state_) {
+                    if (auto client_value = state_->on_parameter_status(*name, *value)) {
+                        protocol::append_parameter_status(parameter_status_for_client_, *name,
+                                                          *client_value);
+                    }
+                }
             }
             break;
         }
@@ -448,13 +457,17 @@ ClientSession::IdleAction ClientSession::on_idle() {
         return IdleAction::kKeep;
     }
     verifying_ = false;
-    server_->settings.adopt(*state_);
+    adopt_client_settings();
     if (state_->temp_namespace_created()) server_->settings.mark_temp_namespace_used();
     note_pin_transitions();
-    if (mode_ == config::PoolMode::kSession) return IdleAction::kKeep;
+    if (mode_ == config::PoolMode::kSession) {
+        replay_onto_kept_server();
+        return IdleAction::kKeep;
+    }
     const auto d = pinning::decide_release(*state_, server_->settings);
     switch (d.action) {
         case pinning::ReleaseDecision::Action::keep:
+            replay_onto_kept_server();
             return IdleAction::kKeep;
         case pinning::ReleaseDecision::Action::release:
             return IdleAction::kRelease;
@@ -472,6 +485,28 @@ ClientSession::IdleAction ClientSession::on_idle() {
         }
     }
     return IdleAction::kKeep;
+}
+
+void ClientSession::adopt_client_settings() {
+    server_->settings.adopt(*state_);
+    if (state_->has_server_resets())
+        server_->settings.note_server_resets(state_->take_server_resets());
+}
+
+void ClientSession::replay_onto_kept_server() {
+    // After a RESET the server holds its own defaults where the client's
+    // startup values belong; a client that keeps the server (pinned, session
+    // mode) gets them back now, before its next statement.
+    const auto plan = pinning::plan_replay(*state_, server_->settings);
+    if (plan.empty()) return;
+    std::string q;
+    protocol::append_query(q, plan.sql);
+    server_->out().send(q);
+    server_->settings.apply(plan);
+    expect(PendingReply{
+        .expect = Expect::kQuery, .action = Action::kSwallowAll, .inspect = Inspect::kReplay});
+    worker_.pin_stats.replay().replays++;
+    worker_.pin_stats.replay().statements_replayed += plan.statements;
 }
 
 void ClientSession::apply_verification_row(std::string_view body) {
@@ -522,7 +557,7 @@ void ClientSession::hand_back_server_at_disconnect() {
         drop_server("the client left in the middle of a request");
         return;
     }
-    server_->settings.adopt(*state_);
+    adopt_client_settings();
     if (state_->temp_namespace_created()) server_->settings.mark_temp_namespace_used();
     const auto d = pinning::decide_after_disconnect(*state_, server_->settings);
     if (d.action == pinning::ReleaseDecision::Action::close) {

@@ -37,6 +37,9 @@ class ServerSettings {
     // After the client's transaction (ReadyForQuery 'I'): the server now carries exactly the
     // client's settings. Cheap when nothing changed since the last adopt.
     void adopt(const SessionState& client);
+    // ...except where the server reset settings to its own defaults during that transaction
+    // (after adopt): pgmux's next replay sets the client's values there again.
+    void note_server_resets(const SessionState::ServerResets& resets);
     // The server's role or session authorization differs from its default: it must be reset
     // (plan_reset) before another client gets it.
     [[nodiscard]] bool has_identity() const noexcept;

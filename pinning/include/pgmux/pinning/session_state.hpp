@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pgmux/parser/statement.hpp"
@@ -49,11 +50,24 @@ class SessionState {
     void on_statement_succeeded(const parser::Statement& stmt, BindValues params = {});
     void on_statement_failed() noexcept;
     void on_ready_for_query(char status);
-    void on_parameter_status(std::string_view name, std::string_view value);
+    // Returns the value the client must be told instead, when the server reported its own
+    // default for a setting it reset where the client's is a startup value (which pgmux sets
+    // on the server again before the client's next statement).
+    std::optional<std::string> on_parameter_status(std::string_view name, std::string_view value);
     // The pool runs in session mode: the client keeps its server for the whole session.
     void set_session_mode(bool on) noexcept { session_mode_ = on; }
     // The client's next transaction got a (possibly different) server connection.
     void on_attached() noexcept { temp_namespace_created_ = false; }
+    // Settings the server itself reset (RESET x, SET x TO DEFAULT, RESET ALL, DISCARD ALL)
+    // since the last call: it now holds its own default there, which for a client's startup
+    // parameter is not the client's value (pgmux logged the server in, not the client).
+    struct ServerResets {
+        bool all = false;
+        std::vector<std::string> names;
+        [[nodiscard]] bool any() const noexcept { return all || !names.empty(); }
+    };
+    [[nodiscard]] bool has_server_resets() const noexcept { return server_resets_.any(); }
+    [[nodiscard]] ServerResets take_server_resets() { return std::exchange(server_resets_, {}); }
     // The server answered verification_sql(); replaces the predicted counts it checked.
     void apply_verification(const VerificationResult& result);
 
@@ -150,6 +164,7 @@ class SessionState {
     // names means something pgmux did not see (a function) changed them.
     std::vector<std::string> touched_;
     bool touched_all_ = false;
+    ServerResets server_resets_;
 
     PinSet reported_;
     PinCauses causes_;
