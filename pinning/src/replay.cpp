@@ -1,5 +1,6 @@
 #include "pgmux/pinning/replay.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "pgmux/parser/sql_quote.hpp"
@@ -87,12 +88,15 @@ void ServerSettings::adopt(const SessionState& client) {
     version_ = client.settings_version();
 }
 
-void ServerSettings::note_server_resets(const SessionState::ServerResets& resets) {
-    if (resets.all) {
-        std::erase_if(settings_,
-                      [](const auto& entry) { return !survives_reset_all(entry.first); });
+void ServerSettings::note_server_resets(const SessionState::ServerResets& resets,
+                                        const SettingsMap& baseline) {
+    for (const auto& entry : baseline) {
+        const std::string& name = entry.first;
+        const bool reset = (resets.all && !survives_reset_all(name)) ||
+                           std::find(resets.names.begin(), resets.names.end(), name) !=
+                               resets.names.end();
+        if (reset) settings_.erase(name);
     }
-    for (const auto& name : resets.names) settings_.erase(name);
     version_ = 0;  // the next adopt copies the client's settings again
 }
 

@@ -489,8 +489,9 @@ ClientSession::IdleAction ClientSession::on_idle() {
 
 void ClientSession::adopt_client_settings() {
     server_->settings.adopt(*state_);
-    if (state_->has_server_resets())
-        server_->settings.note_server_resets(state_->take_server_resets());
+    if (state_->has_server_resets()) {
+        server_->settings.note_server_resets(state_->take_server_resets(), state_->baseline());
+    }
 }
 
 void ClientSession::replay_onto_kept_server() {

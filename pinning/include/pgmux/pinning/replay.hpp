@@ -37,9 +37,10 @@ class ServerSettings {
     // After the client's transaction (ReadyForQuery 'I'): the server now carries exactly the
     // client's settings. Cheap when nothing changed since the last adopt.
     void adopt(const SessionState& client);
-    // ...except where the server reset settings to its own defaults during that transaction
-    // (after adopt): pgmux's next replay sets the client's values there again.
-    void note_server_resets(const SessionState::ServerResets& resets);
+    // ...except where the server reset a client's startup setting (`baseline`) to its own
+    // default during that transaction (after adopt): pgmux's next replay sets the client's
+    // value there again. Other settings reset alike on both sides.
+    void note_server_resets(const SessionState::ServerResets& resets, const SettingsMap& baseline);
     // The server's role or session authorization differs from its default: it must be reset
     // (plan_reset) before another client gets it.
     [[nodiscard]] bool has_identity() const noexcept;
