@@ -52,6 +52,17 @@ def assert_clean_run(result, expected_transactions):
     return stats
 
 
+def assert_tpcb_invariants(pg, database, transactions):
+    """TPC-B keeps every balance total equal to the sum of history deltas, and writes one
+    history row per transaction."""
+    [(accounts, branches, tellers, history, rows)] = pg.query(
+        "SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(bbalance) FROM "
+        "pgbench_branches), (SELECT sum(tbalance) FROM pgbench_tellers), (SELECT sum(delta) FROM "
+        "pgbench_history), (SELECT count(*) FROM pgbench_history)", dbname=database)
+    assert accounts == branches == tellers == history
+    assert rows == transactions
+
+
 def test_init_through_pgmux(pgmux, pg, database):
     proxy = pgmux(pool_size=POOL)
     init_through(proxy.endpoint, database, scale=2)
@@ -82,14 +93,7 @@ def test_tpcb(pgmux, pg, database, protocol):
                     dbname=database)
     assert_clean_run(r, CLIENTS * per_client)
     assert 1 <= sampler.max_seen <= POOL
-    # TPC-B keeps every balance total equal to the sum of history deltas,
-    # and writes one history row per transaction.
-    [(accounts, branches, tellers, history, rows)] = pg.query(
-        "SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(bbalance) FROM "
-        "pgbench_branches), (SELECT sum(tbalance) FROM pgbench_tellers), (SELECT sum(delta) FROM "
-        "pgbench_history), (SELECT count(*) FROM pgbench_history)", dbname=database)
-    assert accounts == branches == tellers == history
-    assert rows == CLIENTS * per_client
+    assert_tpcb_invariants(pg, database, CLIENTS * per_client)
     # No transaction left open on any server connection.
     states = [b[3] for b in pg.backends(database)]
     assert "idle in transaction" not in states and "idle in transaction (aborted)" not in states
@@ -132,9 +136,4 @@ def test_prepared_in_transaction_mode(pgmux, pg, database, script):
     if proxy.name != "direct":
         assert 1 <= sampler.max_seen <= pool
     if script == "tpcb-like":
-        [(accounts, branches, tellers, history, rows)] = pg.query(
-            "SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(bbalance) FROM "
-            "pgbench_branches), (SELECT sum(tbalance) FROM pgbench_tellers), (SELECT sum(delta) "
-            "FROM pgbench_history), (SELECT count(*) FROM pgbench_history)", dbname=database)
-        assert accounts == branches == tellers == history
-        assert rows == clients * per_client
+        assert_tpcb_invariants(pg, database, clients * per_client)
