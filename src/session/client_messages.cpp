@@ -393,6 +393,11 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
     server_->unnamed_owner = 0;
     auto classification = classify(sql);
     if (classification && !pin_policy_allows(*classification, true, to_server)) return;
+    // ROLLBACK [TO SAVEPOINT] first: what follows runs even in a failed transaction.
+    query_leaves_failed_state_ =
+        classification && classification->parsed && !classification->statements.empty() &&
+        (classification->statements.front().kind == parser::StatementKind::rollback_to_savepoint ||
+         classification->statements.front().kind == parser::StatementKind::rollback);
     std::string rewritten;
     if (classification && classification->parsed) {
         rewritten = rewrite_sql_prepared(sql, *classification, to_server);
@@ -513,11 +518,10 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     }
     const std::string_view text = rewritten.empty() ? *query : std::string_view(rewritten);
     std::shared_ptr<statements::PreparedStatement> ps =
-        name->empty()
-            ? statements::make_unnamed_statement(text, *types, std::move(classification))
-            : std::const_pointer_cast<statements::PreparedStatement>(
-                  statements::make_prepared_statement(text, *types, std::move(classification),
-                                                      search_path()));
+        name->empty() ? statements::make_unnamed_statement(text, *types, std::move(classification))
+                      : std::const_pointer_cast<statements::PreparedStatement>(
+                            statements::make_prepared_statement(
+                                text, *types, std::move(classification), search_path()));
     ps->depends_on = std::move(depends_on);
     if (name->empty()) {
         ensure_dependencies(*ps, to_server);
@@ -541,14 +545,19 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     if (auto existing = statements_.find(client_name); existing != statements_.end()) {
         // PostgreSQL checks the name last (after the transaction state, the
         // syntax and the analysis of the new text). The server runs the Parse
-        // under the name of the statement the client has, which it surely
-        // holds, so every error comes in PostgreSQL's order (42P05 names the
-        // client's statement once error_with_client_names maps it back).
-        const auto& held = *existing->second;
-        ensure_prepared(held, to_server);
-        append_message(
-            to_server, msg::kParse,
-            {held.server_name, std::string_view("\0", 1), text, std::string_view("\0", 1), *types});
+        // under a name of pgmux's own that it has just created, so every error
+        // comes in PostgreSQL's order (42P05 shows the client's name, see
+        // error_with_client_names). Never under a shared statement's name: if
+        // the server lacked that one, the Parse would replace it for everyone.
+        static constexpr std::string_view kZero("\0", 1);
+        append_message(to_server, msg::kClose, {"S", kDuplicateName, kZero});
+        expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
+        if (tx_status_ != 'E') {  // a failed transaction refuses it, and the next Parse alike
+            append_message(to_server, msg::kParse,
+                           {kDuplicateName, kZero, "SELECT 1", kZero, {"\0\0", 2}});
+            expect(PendingReply{.expect = Expect::kParse, .action = Action::kSwallow});
+        }
+        append_message(to_server, msg::kParse, {kDuplicateName, kZero, text, kZero, *types});
         expect(PendingReply{.expect = Expect::kParse, .error_name = client_name});
         return;
     }
@@ -679,6 +688,9 @@ void ClientSession::inject_sql_prepare(const statements::PreparedStatement& ps,
     static constexpr std::string_view kName = "pgmux_sql_prepare";
     static constexpr std::string_view kZero = std::string_view("\0", 1);
     static constexpr std::string_view kNoParamsNoFormats = std::string_view("\0\0\0\0\0\0", 6);
+    // Left behind if an earlier injected PREPARE failed (its Closes skipped).
+    append_message(to_server, msg::kClose, {"S", kName, kZero});
+    expect(PendingReply{.expect = Expect::kClose, .action = Action::kSwallow});
     append_message(to_server, msg::kParse, {kName, kZero, ps.prepare_sql, kZero, {"\0\0", 2}});
     expect(PendingReply{
         .expect = Expect::kParse, .action = Action::kSwallow, .server_statement = ps.server_name});

@@ -43,6 +43,10 @@
 
 namespace pgmux::session {
 
+// The statement a Parse of a name the client already uses runs under, to fail
+// on the server with PostgreSQL's own errors (see on_parse).
+inline constexpr std::string_view kDuplicateName = "pgmux_duplicate_name";
+
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
   public:
     ClientSession(boost::asio::ip::tcp::socket socket, ProxyContext& proxy, WorkerContext& worker,
@@ -331,6 +335,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // While a client message is dispatched: the messages after it in the
     // bytes received so far (see bind_learns_new_shape).
     std::string_view following_;
+    // The Query being handled begins with ROLLBACK [TO SAVEPOINT].
+    bool query_leaves_failed_state_ = false;
     // A ParameterStatus to send the client instead of the server's (see
     // SessionState::on_parameter_status).
     std::string parameter_status_for_client_;

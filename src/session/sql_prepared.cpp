@@ -89,9 +89,10 @@ void ClientSession::close_before_query(const std::string& server_name, std::stri
 
 void ClientSession::ensure_prepared_for_query(const statements::PreparedStatement& ps,
                                               std::string& to_server) {
-    // In a failed transaction the Query gets 25P02 whatever it names; a
-    // statement prepared for it would fail first, with the same error twice.
-    if (tx_status_ == 'E') return;
+    // In a failed transaction the Query gets 25P02 whatever it names (unless
+    // it begins by leaving that state: ROLLBACK TO, see on_query); a statement
+    // prepared for it would fail first, with the same error twice.
+    if (tx_status_ == 'E' && !query_leaves_failed_state_) return;
     std::optional<std::string> evicted;
     bool stale = false;
     if (!server_lacks(ps, evicted, stale)) return;
@@ -443,6 +444,13 @@ std::optional<std::string> ClientSession::error_with_client_names(
                 changed = true;
             }
         } else if (names) {
+            if (!preferred.empty()) {
+                for (auto at = value.find(kDuplicateName); at != std::string::npos;
+                     at = value.find(kDuplicateName, at + preferred.size())) {
+                    value.replace(at, kDuplicateName.size(), preferred);
+                    changed = true;
+                }
+            }
             if (auto it = statements_.find(std::string(preferred));
                 !preferred.empty() && it != statements_.end()) {
                 const auto& server_name = it->second->server_name;
