@@ -464,6 +464,15 @@ bool ClientSession::pin_policy_allows(const parser::Classification& c, bool simp
 }
 
 namespace {
+// DEALLOCATE name / ALL, DISCARD ALL: statements on the server go.
+bool drops_statements(const parser::Classification& c) {
+    return std::any_of(c.statements.begin(), c.statements.end(), [](const parser::Statement& st) {
+        return st.kind == parser::StatementKind::deallocate ||
+               st.kind == parser::StatementKind::deallocate_all ||
+               st.kind == parser::StatementKind::discard_all;
+    });
+}
+
 // DEALLOCATE ALL / DISCARD ALL: every statement on the server goes.
 bool drops_all_statements(const parser::Classification& c) {
     return std::any_of(c.statements.begin(), c.statements.end(), [](const parser::Statement& st) {
@@ -770,6 +779,9 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
         batch_bound_ = true;
         expect(PendingReply{.expect = Expect::kBind});
         forward_as_is(f, to_server);
+        if (unnamed_->classification && drops_statements(*unnamed_->classification)) {
+            drop_statements_at_bind(*unnamed_->classification);
+        }
         return;
     }
     auto it = statements_.find(std::string(*stmt));
@@ -778,7 +790,8 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
                        to_server);
         return;
     }
-    const auto& ps = *it->second;
+    const auto held = it->second;  // the statement lives on if the Bind drops it (DEALLOCATE)
+    const auto& ps = *held;
     if (ps.invalidation_epoch < pool_->invalidation_epoch()) [[unlikely]] {
         auto error = pool_->invalidation_error(ps.server_name, ps.invalidation_epoch);
         if (error && !bind_learns_new_shape(f.body, ps.param_types, following_)) {
@@ -809,6 +822,9 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
     }
     batch_bound_ = true;
     expect(std::move(reply));
+    if (ps.classification && drops_statements(*ps.classification)) {
+        drop_statements_at_bind(*ps.classification);
+    }
 }
 
 void ClientSession::on_describe(const protocol::Frame& f, std::string& to_server) {

@@ -138,6 +138,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string rewrite_sql_prepared(std::string_view sql, const parser::Classification& c,
                                      std::string& to_server);
     void ensure_prepared_for_query(const statements::PreparedStatement& ps, std::string& to_server);
+    // A Bind of DEALLOCATE / DISCARD ALL text: its effect on the server's and
+    // the client's statements (see sql_prepared.cpp).
+    void drop_statements_at_bind(const parser::Classification& c);
     // Drops a server statement before a simple Query (Close and Sync, replies hidden).
     void close_before_query(const std::string& server_name, std::string& to_server);
     // SQL-level prepared statements that `sql` runs through dynamic SQL

@@ -78,6 +78,28 @@ std::string ClientSession::alias_for_dynamic_sql(std::string_view sql, std::stri
     return deallocates;
 }
 
+void ClientSession::drop_statements_at_bind(const parser::Classification& c) {
+    // psycopg sends DEALLOCATE name (cache eviction) and DEALLOCATE ALL (after
+    // a rollback) through the extended protocol. They run where they are
+    // bound, whenever that is: that server's statements go now, the client's
+    // names when the server ran them (settle_sql_statements).
+    for (const auto& st : c.statements) {
+        if (st.kind == parser::StatementKind::deallocate_all ||
+            st.kind == parser::StatementKind::discard_all) {
+            if (!unconfirmed_discard_) unconfirmed_discard_.emplace();
+            for (auto& entry : statements_) unconfirmed_discard_->insert(std::move(entry));
+            statements_.clear();
+            server_->statements.clear();
+        } else if (st.kind == parser::StatementKind::deallocate && !st.prepared_name.empty()) {
+            auto it = statements_.find(st.prepared_name);
+            if (it == statements_.end()) continue;
+            server_->statements.erase(it->second->server_name);
+            unconfirmed_deallocates_.emplace_back(it->first, it->second);
+            statements_.erase(it);
+        }
+    }
+}
+
 void ClientSession::close_before_query(const std::string& server_name, std::string& to_server) {
     // A protocol Close, unlike DEALLOCATE, is no error when the statement is
     // not there (a stale or unconfirmed one may not be), so it cannot abort
@@ -206,18 +228,6 @@ std::string ClientSession::rewrite_executes_for_parse(
     std::string& to_server) {
     std::vector<Edit> edits;
     for (const auto& st : c.statements) {
-        if (st.kind == parser::StatementKind::deallocate_all ||
-            st.kind == parser::StatementKind::discard_all) {
-            // psycopg sends DEALLOCATE ALL through the extended protocol after
-            // a rollback: as in rewrite_sql_prepared, it drops every statement
-            // on the server, and the client's come back if it does not run.
-            if (!unconfirmed_discard_) unconfirmed_discard_.emplace();
-            for (auto& entry : statements_) unconfirmed_discard_->insert(std::move(entry));
-            statements_.clear();
-            server_->statements.clear();
-            server_->unnamed_owner = 0;
-            continue;
-        }
         if (st.kind == parser::StatementKind::prepare || st.name_location < 0 ||
             st.prepared_name.empty()) {
             continue;
@@ -226,17 +236,8 @@ std::string ClientSession::rewrite_executes_for_parse(
         if (it == statements_.end()) continue;  // the server reports the unknown name
         edits.push_back(
             {static_cast<std::size_t>(st.name_location), st.name_length, it->second->server_name});
-        if (st.kind == parser::StatementKind::deallocate) {
-            // psycopg evicts statements from its cache with a DEALLOCATE
-            // through the extended protocol: drop the server statement the
-            // name stands for (the server must hold it for that), and the
-            // name when the server ran it (settle_sql_statements).
-            ensure_prepared(*it->second, to_server);
-            server_->statements.erase(it->second->server_name);
-            unconfirmed_deallocates_.emplace_back(it->first, it->second);
-            statements_.erase(it);
-            continue;
-        }
+        // EXECUTE and DEALLOCATE need the statement on the server that runs
+        // them (DEALLOCATE drops it there when bound: see drop_statements_at_bind).
         depends_on.push_back(it->second);
     }
     if (edits.empty()) return {};
