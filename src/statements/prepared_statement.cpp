@@ -19,8 +19,9 @@ std::string content_name(std::string_view query, std::string_view param_types,
     EVP_DigestUpdate(ctx, query.data(), query.size());
     EVP_DigestUpdate(ctx, param_types.data(), param_types.size());
     if (!search_path.empty()) {
-        // The names in the text resolve through the search_path the
-        // statement was prepared under (PostgreSQL keeps it with the plan).
+        // The names in the text resolve through the search_path, and
+        // PostgreSQL re-parses a statement whose search_path changed: clients
+        // with different paths must not share one (docs/prepared-statements.md).
         EVP_DigestUpdate(ctx, "\0search_path=", 13);
         EVP_DigestUpdate(ctx, search_path.data(), search_path.size());
     }
