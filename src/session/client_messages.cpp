@@ -805,6 +805,13 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
             fail_on_server(std::move(*error), to_server);
             return;
         }
+        if (!error) {
+            // Not invalidated since: no need to look again at every Bind
+            // (a lookup takes the pool's lock).
+            auto renewed = std::make_shared<statements::PreparedStatement>(ps);
+            renewed->invalidation_epoch = pool_->invalidation_epoch();
+            it->second = std::move(renewed);
+        }
     }
     ensure_prepared(ps, to_server);
     remember_portal(*portal, ps.classification, rest);
