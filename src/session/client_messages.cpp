@@ -473,14 +473,6 @@ bool drops_statements(const parser::Classification& c) {
     });
 }
 
-// DEALLOCATE ALL / DISCARD ALL: every statement on the server goes.
-bool drops_all_statements(const parser::Classification& c) {
-    return std::any_of(c.statements.begin(), c.statements.end(), [](const parser::Statement& st) {
-        return st.kind == parser::StatementKind::deallocate_all ||
-               st.kind == parser::StatementKind::discard_all;
-    });
-}
-
 // PostgreSQL's IsTransactionExitStmt: accepted even in a failed transaction.
 bool ends_transaction(const statements::PreparedStatement& ps) {
     const auto* c = ps.classification.get();
@@ -521,8 +513,7 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     if (classification && !pin_policy_allows(*classification, false, to_server)) return;
     std::vector<std::shared_ptr<const statements::PreparedStatement>> depends_on;
     std::string rewritten;
-    if (classification && classification->parsed &&
-        (!statements_.empty() || drops_all_statements(*classification))) {
+    if (classification && classification->parsed && !statements_.empty()) {
         rewritten = rewrite_executes_for_parse(*query, *classification, depends_on, to_server);
     }
     const std::string_view text = rewritten.empty() ? *query : std::string_view(rewritten);

@@ -265,8 +265,12 @@ RequestTimes::Stamp ClientSession::request_stamp() {
 
 void ClientSession::append_replay(backend::ServerConnection& server) {
     state_->on_attached();
+    queue_replay(server);
+}
+
+bool ClientSession::queue_replay(backend::ServerConnection& server) {
     const auto plan = pinning::plan_replay(*state_, server.settings);
-    if (plan.empty()) return;
+    if (plan.empty()) return false;
     std::string q;
     protocol::append_query(q, plan.sql);
     server.out().append(q);
@@ -277,6 +281,7 @@ void ClientSession::append_replay(backend::ServerConnection& server) {
     proxy_.counters.replays.fetch_add(1, std::memory_order_relaxed);
     worker_.pin_stats.replay().replays++;
     worker_.pin_stats.replay().statements_replayed += plan.statements;
+    return true;
 }
 
 void ClientSession::start_relay() {

@@ -141,6 +141,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // A Bind of DEALLOCATE / DISCARD ALL text: its effect on the server's and
     // the client's statements (see sql_prepared.cpp).
     void drop_statements_at_bind(const parser::Classification& c);
+    // DEALLOCATE ALL / DISCARD ALL and DEALLOCATE name sent to the server:
+    // its statements go now, the client's until the server confirms.
+    void drop_all_statements();
+    using StatementMap =
+        std::unordered_map<std::string, std::shared_ptr<const statements::PreparedStatement>>;
+    void drop_statement(StatementMap::iterator it);
     // Drops a server statement before a simple Query (Close and Sync, replies hidden).
     void close_before_query(const std::string& server_name, std::string& to_server);
     // SQL-level prepared statements that `sql` runs through dynamic SQL
@@ -285,6 +291,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void adopt_client_settings();
     // Sets the client's values again on a server it keeps (after a RESET).
     void replay_onto_kept_server();
+    // Queues the statements that give `server` this client's settings (replies
+    // hidden); false when it has them already.
+    bool queue_replay(backend::ServerConnection& server);
     void log_pin_event(const pinning::PinEvent& e);
     void hand_back_server_at_disconnect();
     void release_server();

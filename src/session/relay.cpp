@@ -498,16 +498,7 @@ void ClientSession::replay_onto_kept_server() {
     // After a RESET the server holds its own defaults where the client's
     // startup values belong; a client that keeps the server (pinned, session
     // mode) gets them back now, before its next statement.
-    const auto plan = pinning::plan_replay(*state_, server_->settings);
-    if (plan.empty()) return;
-    std::string q;
-    protocol::append_query(q, plan.sql);
-    server_->out().send(q);
-    server_->settings.apply(plan);
-    expect(PendingReply{
-        .expect = Expect::kQuery, .action = Action::kSwallowAll, .inspect = Inspect::kReplay});
-    worker_.pin_stats.replay().replays++;
-    worker_.pin_stats.replay().statements_replayed += plan.statements;
+    if (queue_replay(*server_)) server_->out().flush();
 }
 
 void ClientSession::apply_verification_row(std::string_view body) {

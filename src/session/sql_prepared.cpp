@@ -86,18 +86,29 @@ void ClientSession::drop_statements_at_bind(const parser::Classification& c) {
     for (const auto& st : c.statements) {
         if (st.kind == parser::StatementKind::deallocate_all ||
             st.kind == parser::StatementKind::discard_all) {
-            if (!unconfirmed_discard_) unconfirmed_discard_.emplace();
-            for (auto& entry : statements_) unconfirmed_discard_->insert(std::move(entry));
-            statements_.clear();
-            server_->statements.clear();
+            drop_all_statements();
         } else if (st.kind == parser::StatementKind::deallocate && !st.prepared_name.empty()) {
-            auto it = statements_.find(st.prepared_name);
-            if (it == statements_.end()) continue;
-            server_->statements.erase(it->second->server_name);
-            unconfirmed_deallocates_.emplace_back(it->first, it->second);
-            statements_.erase(it);
+            if (auto it = statements_.find(st.prepared_name); it != statements_.end()) {
+                drop_statement(it);
+            }
         }
     }
+}
+
+void ClientSession::drop_all_statements() {
+    // Every statement on the server goes, other clients' too (prepared again
+    // when next needed); the client's names come back if the server refuses
+    // it (settle_sql_statements).
+    if (!unconfirmed_discard_) unconfirmed_discard_.emplace();
+    for (auto& entry : statements_) unconfirmed_discard_->insert(std::move(entry));
+    statements_.clear();
+    server_->statements.clear();
+}
+
+void ClientSession::drop_statement(StatementMap::iterator it) {
+    server_->statements.erase(it->second->server_name);
+    unconfirmed_deallocates_.emplace_back(it->first, it->second);
+    statements_.erase(it);
 }
 
 void ClientSession::close_before_query(const std::string& server_name, std::string& to_server) {
@@ -182,15 +193,7 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
             }
             case StatementKind::deallocate_all:
             case StatementKind::discard_all:
-                // Drops every statement on the server, other clients' too;
-                // they are prepared again when next needed. The client's
-                // names come back if the server refuses it (settle_sql_statements).
-                if (!unconfirmed_discard_) unconfirmed_discard_.emplace();
-                for (auto& entry : statements_) unconfirmed_discard_->insert(std::move(entry));
-                statements_.clear();
-                unnamed_.reset();
-                server_->statements.clear();
-                server_->unnamed_owner = 0;
+                drop_all_statements();  // (the Query dropped the unnamed statement already)
                 break;
             default: {
                 // EXECUTE, DEALLOCATE, and statements embedding an EXECUTE
@@ -202,11 +205,7 @@ std::string ClientSession::rewrite_sql_prepared(std::string_view sql,
                 ensure_prepared_for_query(*ps, to_server);
                 edits.push_back(
                     {static_cast<std::size_t>(st.name_location), st.name_length, ps->server_name});
-                if (st.kind == StatementKind::deallocate) {
-                    unconfirmed_deallocates_.emplace_back(it->first, ps);
-                    statements_.erase(it);
-                    server_->statements.erase(ps->server_name);
-                }
+                if (st.kind == StatementKind::deallocate) drop_statement(it);
                 break;
             }
         }
