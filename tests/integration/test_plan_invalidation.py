@@ -9,13 +9,13 @@ prepared again on every server for its next execution (see
 docs/prepared-statements.md). asyncpg's own retry must work as on a direct
 connection."""
 import asyncio
-import urllib.request
 
 import asyncpg
 import psycopg
 import pytest
 from psycopg import pq
 
+from harness.admin import metric
 from harness.clients import all_rows, connect, pipeline_results
 from harness.wire import RawConnection, error_fields, query_message
 
@@ -26,15 +26,6 @@ ES = pq.ExecStatus
 @pytest.fixture
 def proxy(pgmux):
     return pgmux(pool_size=2, admin=True)
-
-
-def metric(proxy, name):
-    url = f"http://{proxy.admin_endpoint.host}:{proxy.admin_endpoint.port}/metrics"
-    text = urllib.request.urlopen(url, timeout=10).read().decode()
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} not in /metrics")
 
 
 def make_table(proxy, database):

@@ -14,10 +14,10 @@ programs insert, and where a driver meets an error, the same error.
 import json
 import os
 import subprocess
-import urllib.request
 
 import pytest
 
+from harness.admin import metric
 from harness.clients import client_env
 
 pytestmark = pytest.mark.timeout(180)
@@ -56,15 +56,6 @@ def node(proxy, database, mode):
     # The program's watchdog reports a hang with what it had seen until then.
     assert "hung_at" not in out, f"{mode} hung in step {out['hung_at']!r} (done: {sorted(out)})"
     return out
-
-
-def metric(proxy, name):
-    url = f"http://{proxy.admin_endpoint.host}:{proxy.admin_endpoint.port}/metrics"
-    text = urllib.request.urlopen(url, timeout=10).read().decode()
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} not in /metrics")
 
 
 # JDBC ------------------------------------------------------------------------

@@ -54,3 +54,8 @@ def metric_value(text, name, labels=""):
         if line.startswith(needle):
             return float(line[len(needle):])
     raise AssertionError(f"{needle!r} not in /metrics")
+
+
+def metric(proxy, name):
+    """One unlabelled counter or gauge from /metrics."""
+    return metric_value(get(proxy, "/metrics"), name)
