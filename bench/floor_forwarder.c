@@ -10,6 +10,7 @@
 //
 // A benchmark tool, not a product: a send that would block waits in poll()
 // for that one socket (pgbench's messages are small, so it never does).
+#define _GNU_SOURCE  // accept4
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -70,13 +70,14 @@ void Pool::on_slot_freed() {
 }
 
 std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_executor& executor,
-                                                         Affinity affinity) {
+                                                         Affinity affinity, bool may_open) {
     if (idle_.empty()) return nullptr;
     // In order of preference: the asker's own previous server; the most
     // recently used one on the asker's thread; the most recently used one;
     // and only when every idle server keeps another client's sequence state
-    // (currval/lastval) and the pool is full (else the caller opens a new
-    // one), the one whose client has been away longest.
+    // (currval/lastval) and no new one may be opened (the pool is full, or
+    // the server refused the last attempt), the one whose client has been
+    // away longest.
     auto pick = idle_.end();
     auto any_free = idle_.end();
     for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
@@ -94,7 +95,7 @@ std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_exec
     }
     if (pick == idle_.end()) pick = any_free;
     if (pick == idle_.end()) {
-        if (open_ < settings_.size) return nullptr;
+        if (may_open && open_ < settings_.size) return nullptr;
         pick = idle_.begin();
     }
     auto conn = std::move(*pick);
@@ -187,9 +188,29 @@ asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor, Aff
             a = after_wake(a.waiter);
             if (a.timed_out) co_return AcquireError{AcquireFailure::kTimeout, {}};
         }
-        if (a.connect) co_return co_await connect_new(executor);
+        if (a.connect) {
+            auto opened = co_await connect_new(executor);
+            if (std::holds_alternative<AcquireError>(opened)) {
+                if (auto kept = take_kept_idle(executor)) co_return kept;
+            }
+            co_return opened;
+        }
         if (auto conn = take_usable(a, executor)) co_return conn;
     }
+}
+
+std::unique_ptr<ServerConnection> Pool::take_kept_idle(const asio::any_io_executor& executor) {
+    // Opening a server failed (the pool counted on room that PostgreSQL did
+    // not have: max_connections, a role's CONNECTION LIMIT). Idle servers
+    // kept for other clients' currval() were passed over for it; one of
+    // them is better than an error.
+    Attempt a;
+    {
+        std::lock_guard lock(mu_);
+        if (paused_ || !waiters_.empty()) return nullptr;
+        a.conn = take_idle_locked(executor, Affinity{}, /*may_open=*/false);
+    }
+    return take_usable(a, executor);
 }
 
 std::unique_ptr<ServerConnection> Pool::take_usable(Attempt& a,
@@ -232,10 +253,16 @@ void Pool::acquire_async_at(asio::any_io_executor executor, Affinity affinity,
 bool Pool::deliver(Attempt& a, const asio::any_io_executor& executor, AcquireCallback& done) {
     if (a.connect) {
         asio::co_spawn(executor, connect_new(executor),
-                       [done = std::move(done)](std::exception_ptr e, AcquireResult r) mutable {
+                       [self = shared_from_this(), executor,
+                        done = std::move(done)](std::exception_ptr e, AcquireResult r) mutable {
                            if (e) {
                                r = AcquireError{AcquireFailure::kConnectFailed,
                                                 {"internal error while connecting", {}}};
+                           }
+                           if (std::holds_alternative<AcquireError>(r)) {
+                               if (auto kept = self->take_kept_idle(executor)) {
+                                   return done(std::move(kept));
+                               }
                            }
                            done(std::move(r));
                        });

@@ -200,7 +200,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
     static void signal(const std::shared_ptr<Waiter>& w);
     boost::asio::awaitable<AcquireResult> connect_new(boost::asio::any_io_executor executor);
     std::unique_ptr<backend::ServerConnection> take_idle_locked(
-        const boost::asio::any_io_executor& executor, Affinity affinity);
+        const boost::asio::any_io_executor& executor, Affinity affinity, bool may_open = true);
+    std::unique_ptr<backend::ServerConnection> take_kept_idle(
+        const boost::asio::any_io_executor& executor);
     std::unique_ptr<backend::ServerConnection> take_exact_idle_locked(std::uint64_t server);
     // False (after logging) for an idle connection the server closed meanwhile.
     static bool usable(backend::ServerConnection& conn);

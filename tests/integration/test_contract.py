@@ -308,6 +308,29 @@ def test_currval_in_a_later_transaction_sees_the_clients_own_nextval(setup):
     assert_pins(proxy, "tested", [])
 
 
+def test_server_kept_for_currval_serves_others_when_no_new_connection_can_open(pg, pgmux,
+                                                                              database):
+    """Hibernate draws ids with `select nextval(...)`, so every idle server may be kept for some
+    client's currval(). Another client then gets a new server opened for it; when PostgreSQL
+    refuses that connection (max_connections, a role's CONNECTION LIMIT), it runs on a kept
+    server rather than failing, as it would on any pooler."""
+    role = f"limited_{database[-6:]}"
+    pg.query(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
+    pg.query(f"GRANT ALL ON DATABASE {database} TO {role}")
+    pg.query(f"CREATE SEQUENCE ids; GRANT USAGE ON SEQUENCE ids TO {role}", dbname=database)
+    try:
+        proxy = pgmux(pool_size=3)
+        with connect(proxy.endpoint, database, user=role) as drawer, \
+                connect(proxy.endpoint, database, user=role) as other:
+            drawn = drawer.execute("SELECT nextval('ids')").fetchone()[0]
+            for _ in range(3):
+                assert other.execute("SELECT current_user").fetchone() == (role,)
+            assert drawer.execute("SELECT currval('ids')").fetchone() == (drawn,)
+    finally:
+        pg.query(f"DROP OWNED BY {role}", dbname=database)
+        pg.query(f"DROP ROLE {role}")
+
+
 # Size and transaction-scoped statements --------------------------------------------------------
 
 def test_statement_over_16_kb_is_forwarded_without_pin(setup):
