@@ -16,6 +16,10 @@ namespace asio = boost::asio;
 using backend::ServerConnection;
 using Clock = std::chrono::steady_clock;
 
+// After PostgreSQL refused a connection for lack of slots, how long clients
+// wait for the pool's open servers before pgmux tries to open another.
+constexpr auto kRefusalBackoff = std::chrono::seconds(1);
+
 // A client queued for a connection. The thread that frees a connection or a
 // slot hands it over under the pool mutex, then wakes the waiter on the
 // waiter's own executor by cancelling its timer.
@@ -50,13 +54,19 @@ void Pool::signal(const std::shared_ptr<Waiter>& w) {
 }
 
 void Pool::wake_first_waiter_locked(std::vector<std::shared_ptr<Waiter>>& to_signal) {
-    if (paused_ || waiters_.empty() || open_ >= settings_.size) return;
+    if (paused_ || waiters_.empty() || !may_open_locked()) return;
     auto w = waiters_.front();
     waiters_.pop_front();
     ++open_;
     ++connecting_;
     w->may_connect = true;
     to_signal.push_back(std::move(w));
+}
+
+bool Pool::may_open_locked() const {
+    if (open_ >= settings_.size) return false;
+    // The clock is read only after a refusal, until a connection opens.
+    return refused_until_ == Clock::time_point{} || Clock::now() >= refused_until_;
 }
 
 void Pool::on_slot_freed() {
@@ -95,7 +105,7 @@ std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_exec
     }
     if (pick == idle_.end()) pick = any_free;
     if (pick == idle_.end()) {
-        if (may_open && open_ < settings_.size) return nullptr;
+        if (may_open && may_open_locked()) return nullptr;
         pick = idle_.begin();
     }
     auto conn = std::move(*pick);
@@ -150,7 +160,7 @@ Pool::Attempt Pool::take_or_queue(const asio::any_io_executor& executor, Affinit
     std::lock_guard lock(mu_);
     if (!paused_ && waiters_.empty()) {
         a.conn = take_idle_locked(executor, affinity);
-        if (!a.conn && open_ < settings_.size) {
+        if (!a.conn && may_open_locked()) {
             ++open_;
             ++connecting_;
             a.connect = true;
@@ -190,8 +200,9 @@ asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor, Aff
         }
         if (a.connect) {
             auto opened = co_await connect_new(executor);
-            if (std::holds_alternative<AcquireError>(opened)) {
+            if (auto* failed = std::get_if<AcquireError>(&opened)) {
                 if (auto kept = take_kept_idle(executor)) co_return kept;
+                if (failed->may_wait_for_release) continue;  // queued next time round
             }
             co_return opened;
         }
@@ -241,27 +252,32 @@ void Pool::acquire_async_at(asio::any_io_executor executor, Affinity affinity,
                                       done = std::move(done)](boost::system::error_code) mutable {
                 auto woken = self->after_wake(waiter);
                 if (woken.timed_out) return done(AcquireError{AcquireFailure::kTimeout, {}});
-                if (self->deliver(woken, executor, done)) return;
+                if (self->deliver(woken, executor, affinity, deadline, done)) return;
                 self->acquire_async_at(executor, affinity, deadline, std::move(done));
             });
             return;
         }
-        if (deliver(a, executor, done)) return;
+        if (deliver(a, executor, affinity, deadline, done)) return;
     }
 }
 
-bool Pool::deliver(Attempt& a, const asio::any_io_executor& executor, AcquireCallback& done) {
+bool Pool::deliver(Attempt& a, const asio::any_io_executor& executor, Affinity affinity,
+                   Clock::time_point deadline, AcquireCallback& done) {
     if (a.connect) {
         asio::co_spawn(executor, connect_new(executor),
-                       [self = shared_from_this(), executor,
+                       [self = shared_from_this(), executor, affinity, deadline,
                         done = std::move(done)](std::exception_ptr e, AcquireResult r) mutable {
                            if (e) {
                                r = AcquireError{AcquireFailure::kConnectFailed,
                                                 {"internal error while connecting", {}}};
                            }
-                           if (std::holds_alternative<AcquireError>(r)) {
+                           if (auto* failed = std::get_if<AcquireError>(&r)) {
                                if (auto kept = self->take_kept_idle(executor)) {
                                    return done(std::move(kept));
+                               }
+                               if (failed->may_wait_for_release) {
+                                   return self->acquire_async_at(executor, affinity, deadline,
+                                                                 std::move(done));
                                }
                            }
                            done(std::move(r));
@@ -294,14 +310,25 @@ asio::awaitable<AcquireResult> Pool::connect_new(asio::any_io_executor executor)
         std::erase_if(connecting_ids_, [id](const auto& c) { return c.first == id; });
         if (auto* conn = std::get_if<std::unique_ptr<ServerConnection>>(&result)) {
             ++connects_;
+            refused_until_ = {};
             out = std::move(*conn);
         } else {
             ++connect_errors_;
             --open_;
-            // Let the next waiter try for itself rather than time out.
-            wake_first_waiter_locked(to_signal);
-            out = AcquireError{AcquireFailure::kConnectFailed,
-                               std::get<backend::ConnectError>(result)};
+            AcquireError failed{AcquireFailure::kConnectFailed,
+                                std::get<backend::ConnectError>(result)};
+            const auto& refusal = failed.connect_error.server_error;
+            if (refusal && refusal->sqlstate == "53300" && open_ > 0) {
+                // No slot for another backend (max_connections, a role's or
+                // database's CONNECTION LIMIT): like PgBouncer, serve clients
+                // with the servers already open, and try again in a while.
+                refused_until_ = Clock::now() + kRefusalBackoff;
+                failed.may_wait_for_release = true;
+            } else {
+                // Let the next waiter try for itself rather than time out.
+                wake_first_waiter_locked(to_signal);
+            }
+            out = std::move(failed);
         }
     }
     for (auto& w : to_signal) signal(w);
@@ -420,7 +447,7 @@ void Pool::update_settings(const PoolSettings& settings) {
     {
         std::lock_guard lock(mu_);
         settings_ = settings;
-        while (!waiters_.empty() && open_ < settings_.size) {
+        while (!waiters_.empty() && may_open_locked()) {
             const auto before = to_signal.size();
             wake_first_waiter_locked(to_signal);
             if (to_signal.size() == before) break;

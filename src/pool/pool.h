@@ -48,6 +48,9 @@ enum class AcquireFailure { kTimeout, kConnectFailed, kShuttingDown };
 struct AcquireError {
     AcquireFailure kind;
     backend::ConnectError connect_error;  // for kConnectFailed
+    // PostgreSQL had no slot for another connection (53300) while the pool
+    // has others open: the client may wait for one of those instead.
+    bool may_wait_for_release = false;
 };
 
 using AcquireResult = std::variant<std::unique_ptr<backend::ServerConnection>, AcquireError>;
@@ -193,7 +196,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
     // Hands over the attempt's connection or starts opening one; false when
     // there was nothing usable (look again).
     bool deliver(Attempt& attempt, const boost::asio::any_io_executor& executor,
+                 Affinity affinity, std::chrono::steady_clock::time_point deadline,
                  AcquireCallback& done);
+    // Room for another connection: below the pool size, and PostgreSQL did
+    // not just refuse one for lack of slots.
+    bool may_open_locked() const;
     std::shared_ptr<void> make_slot();
     void on_slot_freed();
     void wake_first_waiter_locked(std::vector<std::shared_ptr<Waiter>>& to_signal);
@@ -213,6 +220,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
     PoolSettings settings_;
     int open_ = 0;
     int connecting_ = 0;
+    // Set when PostgreSQL refused a connection with 53300: until then,
+    // clients wait for the pool's open servers rather than open more.
+    std::chrono::steady_clock::time_point refused_until_{};
     bool paused_ = false;
     std::uint64_t connect_attempts_ = 0;
     std::uint64_t connects_ = 0;

@@ -331,6 +331,38 @@ def test_server_kept_for_currval_serves_others_when_no_new_connection_can_open(p
         pg.query(f"DROP ROLE {role}")
 
 
+def test_clients_wait_for_a_busy_server_when_postgresql_has_no_slot_for_another(pg, pgmux,
+                                                                               database):
+    """The pool may be larger than what PostgreSQL lets this user open (max_connections, a role's
+    CONNECTION LIMIT). Clients then wait for one of the servers already open, as they would for a
+    full pool (PgBouncer does the same), instead of getting PostgreSQL's 53300."""
+    role = f"limited_{database[-6:]}"
+    pg.query(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 2")
+    pg.query(f"GRANT ALL ON DATABASE {database} TO {role}")
+    try:
+        proxy = pgmux(pool_size=4)
+        errors = []
+
+        def client():
+            try:
+                with connect(proxy.endpoint, database, user=role) as conn:
+                    for _ in range(3):
+                        conn.execute("SELECT pg_sleep(0.2)")
+            except psycopg.Error as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(pg.query("SELECT pid FROM pg_stat_activity WHERE usename = %s", (role,))) <= 2
+    finally:
+        pg.query(f"DROP OWNED BY {role}", dbname=database)
+        pg.query(f"DROP ROLE {role}")
+
+
 # Size and transaction-scoped statements --------------------------------------------------------
 
 def test_statement_over_16_kb_is_forwarded_without_pin(setup):
