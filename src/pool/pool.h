@@ -195,9 +195,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
         Attempt& attempt, const boost::asio::any_io_executor& executor);
     // Hands over the attempt's connection or starts opening one; false when
     // there was nothing usable (look again).
-    bool deliver(Attempt& attempt, const boost::asio::any_io_executor& executor,
-                 Affinity affinity, std::chrono::steady_clock::time_point deadline,
-                 AcquireCallback& done);
+    bool deliver(Attempt& attempt, const boost::asio::any_io_executor& executor, Affinity affinity,
+                 std::chrono::steady_clock::time_point deadline, AcquireCallback& done);
     // Room for another connection: below the pool size, and PostgreSQL did
     // not just refuse one for lack of slots.
     bool may_open_locked() const;

@@ -64,10 +64,30 @@ bool uses_bind_values(const parser::Classification* c) {
     return false;
 }
 
-// The text-format parameter values of a Bind body (after portal and
-// statement names); binary or NULL values are unknown (nullopt).
+// Whether parameter `i`'s binary format is its text: the Parse left its type
+// to the server (set_config's arguments are text, so PostgreSQL infers
+// text) or named a string type. asyncpg sends every parameter in binary.
+bool binary_is_text(std::string_view param_types, int i) {
+    if (param_types.size() < 2) return true;
+    const auto n = protocol::read_i16(param_types.data());
+    if (i >= n || param_types.size() < 2 + 4 * static_cast<std::size_t>(i + 1)) return true;
+    switch (protocol::read_u32(param_types.data() + 2 + 4 * i)) {
+        case 0:     // unspecified
+        case 19:    // name
+        case 25:    // text
+        case 705:   // unknown
+        case 1042:  // bpchar
+        case 1043:  // varchar
+            return true;
+        default:
+            return false;
+    }
+}
+
+// The parameter values of a Bind body (after portal and statement names) as
+// text; NULL values and binary values of other types are unknown (nullopt).
 std::shared_ptr<const std::vector<std::optional<std::string>>> text_bind_values(
-    std::string_view rest) {
+    std::string_view rest, std::string_view param_types) {
     protocol::BodyReader r(rest);
     const auto nformats = r.i16();
     if (!nformats || *nformats < 0) return nullptr;
@@ -90,7 +110,7 @@ std::shared_ptr<const std::vector<std::optional<std::string>>> text_bind_values(
             const std::int16_t format =
                 formats.empty() ? 0
                                 : formats[formats.size() == 1 ? 0 : static_cast<std::size_t>(i)];
-            if (format == 0) value.emplace(*bytes);
+            if (format == 0 || binary_is_text(param_types, i)) value.emplace(*bytes);
         }
         values->push_back(std::move(value));
     }
@@ -766,7 +786,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
             fail_on_server("26000", "unnamed prepared statement does not exist", to_server);
             return;
         }
-        remember_portal(*portal, unnamed_->classification, rest);
+        remember_portal(*portal, unnamed_->classification, rest, unnamed_->param_types);
         batch_bound_ = true;
         expect(PendingReply{.expect = Expect::kBind});
         forward_as_is(f, to_server);
@@ -805,7 +825,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
         }
     }
     ensure_prepared(ps, to_server);
-    remember_portal(*portal, ps.classification, rest);
+    remember_portal(*portal, ps.classification, rest, ps.param_types);
     append_message(
         to_server, msg::kBind,
         {*portal, std::string_view("\0", 1), ps.server_name, std::string_view("\0", 1), rest});
@@ -887,13 +907,15 @@ void ClientSession::on_close(const protocol::Frame& f, std::string& to_server) {
 
 void ClientSession::remember_portal(std::string_view portal,
                                     std::shared_ptr<const parser::Classification> classification,
-                                    std::string_view bind_rest) {
+                                    std::string_view bind_rest, std::string_view param_types) {
     if (!classification) {
         portals_.erase(std::string(portal));  // the portal runs nothing pgmux tracks
         return;
     }
     PortalInfo info{classification, nullptr};
-    if (uses_bind_values(classification.get())) info.bind_values = text_bind_values(bind_rest);
+    if (uses_bind_values(classification.get())) {
+        info.bind_values = text_bind_values(bind_rest, param_types);
+    }
     portals_[std::string(portal)] = std::move(info);
 }
 

@@ -195,7 +195,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void on_execute(const protocol::Frame& f, std::string& to_server);
     void remember_portal(std::string_view portal,
                          std::shared_ptr<const parser::Classification> classification,
-                         std::string_view bind_rest);
+                         std::string_view bind_rest, std::string_view param_types);
     // Applies the pool's on_pin policy; false when the statement was refused
     // (the refusal is already queued for the server to fail).
     bool pin_policy_allows(const parser::Classification& c, bool simple_query,

@@ -101,6 +101,22 @@ def test_set_local_lasts_one_transaction_and_never_pins(setup):
         assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
 
 
+def test_set_config_with_a_binary_parameter_is_tracked_when_the_bytes_are_text(setup):
+    """asyncpg (and psycopg with binary=True) send Bind values in binary. For a text parameter
+    those are the text's bytes: pgmux tracks the setting and replays it, no pin. A binary integer
+    (`%b::text` with an int) is another encoding: pgmux does not guess, it pins."""
+    proxy, tested, others = setup
+    tested.execute("SELECT set_config('contract.tenant', %b, false)", ["tenant-7"], binary=True)
+    assert_pins(proxy, "tested", [])
+    others.churn()
+    with others.holding():
+        assert tested.execute("SELECT current_setting('contract.tenant')").fetchone() == (
+            "tenant-7",)
+    tested.execute("SELECT set_config('contract.level', %b::text, false)", [7], binary=True)
+    assert tested.execute("SELECT current_setting('contract.level')").fetchone() == ("7",)
+    assert_pins(proxy, "tested", ["unknown_state_change"])
+
+
 # SET SESSION AUTHORIZATION ---------------------------------------------------------------------
 
 def test_session_authorization_follows_the_client_and_is_reset_for_others(setup, database):
