@@ -408,7 +408,7 @@ void Pool::maintain(const asio::any_io_executor& executor) {
         }
         to_open = std::max(0, settings_.min_size - open_after);
         to_open = std::min(to_open, settings_.size - open_);
-        to_open = std::max(0, to_open);
+        to_open = may_open_locked() ? std::max(0, to_open) : 0;  // not while refused
         open_ += to_open;
         connecting_ += to_open;
     }
