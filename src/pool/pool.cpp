@@ -318,7 +318,8 @@ asio::awaitable<AcquireResult> Pool::connect_new(asio::any_io_executor executor)
             AcquireError failed{AcquireFailure::kConnectFailed,
                                 std::get<backend::ConnectError>(result)};
             const auto& refusal = failed.connect_error.server_error;
-            if (refusal && refusal->sqlstate == "53300" && open_ > 0) {
+            const int established = open_ - connecting_;  // idle or serving a client
+            if (refusal && refusal->sqlstate == "53300" && established > 0) {
                 // No slot for another backend (max_connections, a role's or
                 // database's CONNECTION LIMIT): like PgBouncer, serve clients
                 // with the servers already open, and try again in a while.

@@ -99,6 +99,8 @@ std::shared_ptr<const std::vector<std::optional<std::string>>> text_bind_values(
     }
     const auto nparams = r.i16();
     if (!nparams || *nparams < 0) return nullptr;
+    // One format for all, or one each (else the server refuses the Bind).
+    if (formats.size() > 1 && formats.size() != static_cast<std::size_t>(*nparams)) return nullptr;
     auto values = std::make_shared<std::vector<std::optional<std::string>>>();
     for (int i = 0; i < *nparams; ++i) {
         const auto len = r.i32();

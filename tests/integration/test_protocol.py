@@ -163,6 +163,26 @@ def test_function_call(proxy, pg, database):
         assert payload[4:4 + length] == b"17"
 
 
+def test_bind_with_mismatched_format_count_gets_the_servers_error(proxy, database):
+    """A Bind with two format codes for three parameters, to a statement whose values pgmux reads
+    (set_config): PostgreSQL's own 08P01, and the session goes on."""
+    sql = b"SELECT set_config('proto.a', $1, false), $2::text, $3::text\0"
+    values = b"".join(struct.pack("!i", len(v)) + v for v in (b"x", b"y", b"z"))
+    with RawConnection(proxy.endpoint) as raw:
+        raw.startup(dbname=database)
+        raw.read_until_ready()
+        raw.send(message(b"P", b"\0" + sql + struct.pack("!H", 0)) +
+                 message(b"B", b"\0\0" + struct.pack("!HHHH", 2, 1, 1, 3) + values +
+                         struct.pack("!H", 0)) +
+                 message(b"E", b"\0" + struct.pack("!i", 0)) + message(b"S"))
+        messages = raw.read_until_ready()
+        assert [k for k, _ in messages] == [b"1", b"E", b"Z"], messages
+        error = first_error(messages)
+        assert error["C"] == "08P01", error
+        assert error["M"] == "bind message has 2 parameter formats but 3 parameters"
+        assert data_rows(run_query(raw, "SELECT 1")) == [["1"]]
+
+
 def test_error_fields_pass_through(proxy, database):
     with RawConnection(proxy.endpoint) as raw:
         raw.startup(dbname=database)
