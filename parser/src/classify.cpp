@@ -222,6 +222,20 @@ void classify_node(const Json& wrapper, std::string_view sql, Statement& st,
         } else {
             st.kind = StatementKind::unlisten_all;
         }
+    } else if (type == "DropdbStmt") {
+        st.exclusive_database = n.value("dbname", std::string{});
+    } else if (type == "RenameStmt") {
+        if (n.value("renameType", std::string{}) == "OBJECT_DATABASE") {
+            st.exclusive_database = n.value("subname", std::string{});
+        }
+    } else if (type == "CreatedbStmt") {
+        for (const auto& option : n.value("options", Json::array())) {
+            const auto& def = option.value("DefElem", Json::object());
+            if (def.value("defname", std::string{}) == "template" && def.contains("arg") &&
+                def["arg"].contains("String")) {
+                st.exclusive_database = def["arg"]["String"].value("sval", std::string{});
+            }
+        }
     } else if (type == "LoadStmt") {
         st.kind = StatementKind::load;
         st.name = n.value("filename", std::string{});

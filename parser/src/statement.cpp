@@ -150,7 +150,8 @@ bool Statement::is_session_relevant() const noexcept {
             return true;
     }
     return !settings.empty() || advisory_locks > 0 || advisory_unlocks > 0 || advisory_unlock_all ||
-           sequence_write || sequence_read || unknown_state_change || name_location >= 0;
+           sequence_write || sequence_read || unknown_state_change || name_location >= 0 ||
+           !exclusive_database.empty();
 }
 
 }  // namespace pgmux::parser

@@ -130,6 +130,14 @@ std::shared_ptr<const parser::Classification> ClientSession::classify(std::strin
     if (!parser::may_affect_session_state(sql)) return nullptr;
     auto c = worker_.classifier.classify(sql);
     if (!c->parsed) proxy_.counters.unparsed_statements.fetch_add(1, std::memory_order_relaxed);
+    for (const auto& st : c->statements) {
+        if (!st.exclusive_database.empty() && pool_) [[unlikely]] {
+            // PostgreSQL refuses while any session is connected to that
+            // database (the app that used it is gone, pgmux's idle servers
+            // are not): they go now, when the statement is first seen.
+            proxy_.close_idle_servers_of(pool_->settings().target.endpoint, st.exclusive_database);
+        }
+    }
     return c->relevant || !c->parsed ? c : nullptr;
 }
 

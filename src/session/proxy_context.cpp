@@ -68,4 +68,16 @@ std::vector<std::shared_ptr<pool::Pool>> ProxyContext::pools() const {
     return out;
 }
 
+void ProxyContext::close_idle_servers_of(const config::Endpoint& endpoint,
+                                         const std::string& database) {
+    for (const auto& pool : pools()) {
+        const auto settings = pool->settings();
+        if (settings.target.database == database &&
+            settings.target.endpoint.host == endpoint.host &&
+            settings.target.endpoint.port == endpoint.port) {
+            pool->close_idle();
+        }
+    }
+}
+
 }  // namespace pgmux::session

@@ -66,6 +66,10 @@ class ProxyContext {
     [[nodiscard]] std::shared_ptr<pool::Pool> pool_for(const std::string& database,
                                                        const std::string& user);
     [[nodiscard]] std::vector<std::shared_ptr<pool::Pool>> pools() const;
+    // Closes the idle server connections to `database` on the server at
+    // `endpoint`, in every pool (all users): DROP DATABASE and the like
+    // need it left alone.
+    void close_idle_servers_of(const config::Endpoint& endpoint, const std::string& database);
 
     // Secrets of clients and server users: auth file and auth_query.
     auth_source::AuthSource auth;

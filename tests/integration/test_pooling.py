@@ -215,3 +215,41 @@ def test_statement_log_fixture_sees_server_statements(pgmux, database, statement
         conn.execute("SELECT 'marker-1234'")
     wait_until(lambda: statement_log.count("marker-1234") == 1, timeout=5,
                what="the statement in the server log")
+
+
+@pytest.mark.parametrize("how", ["simple", "extended"])
+def test_database_the_app_left_can_be_dropped_renamed_or_copied_through_pgmux(pgmux, pg, how):
+    """Test runners (Django, Rails, pytest fixtures) create a database, use it, close their
+    connections and drop it, or clone a template database per test. PostgreSQL refuses while any
+    session is connected to that database: pgmux closes its idle server connections to it first,
+    so the statement works as on a direct connection. A client still connected to it keeps its
+    server, and PostgreSQL's error stands."""
+    proxy = pgmux(pool_size=3)
+    run = ((lambda conn, sql: conn.execute(sql, prepare=False)) if how == "simple"
+           else (lambda conn, sql: conn.execute(sql, prepare=True)))
+    with connect(proxy.endpoint, "postgres") as admin:
+        admin.execute("DROP DATABASE IF EXISTS pool_tpl")
+        admin.execute("DROP DATABASE IF EXISTS pool_copy")
+        admin.execute("DROP DATABASE IF EXISTS pool_renamed")
+        run(admin, "CREATE DATABASE pool_tpl")
+        for _ in range(2):
+            with connect(proxy.endpoint, "pool_tpl") as app:
+                app.execute("CREATE TABLE IF NOT EXISTS t (x int)")
+                app.execute("INSERT INTO t VALUES (1)")
+        # The app left; pgmux keeps its server connection to pool_tpl in the pool.
+        run(admin, "CREATE DATABASE pool_copy TEMPLATE pool_tpl")
+        with connect(proxy.endpoint, "pool_copy") as app:
+            assert app.execute("SELECT count(*) FROM t").fetchone() == (2,)
+        run(admin, "ALTER DATABASE pool_copy RENAME TO pool_renamed")
+        with connect(proxy.endpoint, "pool_renamed") as app:
+            assert app.execute("SELECT count(*) FROM t").fetchone() == (2,)
+        run(admin, "DROP DATABASE pool_renamed")
+        if how == "extended":
+            run(admin, "DROP DATABASE pool_tpl")
+            return
+        # Someone still connected: PostgreSQL's own refusal (after its 5-second wait).
+        with connect(proxy.endpoint, "pool_tpl", autocommit=False) as holder:
+            holder.execute("SELECT 1")  # holds its server in an open transaction
+            with pytest.raises(psycopg.errors.ObjectInUse):
+                run(admin, "DROP DATABASE pool_tpl")
+        run(admin, "DROP DATABASE pool_tpl")

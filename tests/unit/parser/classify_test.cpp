@@ -278,6 +278,17 @@ TEST(Classify, ListenUnlisten) {
     EXPECT_EQ(one("NOTIFY chan, 'x'").kind, StatementKind::other);
 }
 
+TEST(Classify, DatabasesThatMustBeLeftAlone) {
+    EXPECT_EQ(one("DROP DATABASE IF EXISTS \"Test_1\" WITH (FORCE)").exclusive_database, "Test_1");
+    EXPECT_EQ(one("ALTER DATABASE old RENAME TO new").exclusive_database, "old");
+    EXPECT_EQ(one("CREATE DATABASE copy TEMPLATE tpl OWNER app").exclusive_database, "tpl");
+    EXPECT_EQ(one("CREATE DATABASE copy WITH TEMPLATE = Tpl").exclusive_database, "tpl");
+    EXPECT_TRUE(one("DROP DATABASE x").is_session_relevant());
+    EXPECT_EQ(one("CREATE DATABASE plain").exclusive_database, "");
+    EXPECT_EQ(one("ALTER DATABASE d SET work_mem = '8MB'").exclusive_database, "");
+    EXPECT_EQ(one("ALTER TABLE t RENAME TO u").exclusive_database, "");
+}
+
 TEST(Classify, AdvisoryLocks) {
     Statement lock = one("SELECT pg_advisory_lock(1), pg_try_advisory_lock_shared(2, 3)");
     EXPECT_EQ(lock.kind, StatementKind::advisory_lock);

@@ -107,6 +107,11 @@ struct Statement {
     std::uint32_t types_length = 0;
     std::shared_ptr<const Statement> prepared_body;
 
+    // DROP DATABASE x, ALTER DATABASE x RENAME, CREATE DATABASE ... TEMPLATE x: the database
+    // PostgreSQL requires no other session to be connected to (a pooler's idle server
+    // connections count).
+    std::string exclusive_database;
+
     bool chain = false;             // COMMIT/ROLLBACK AND CHAIN
     bool hold = false;              // DECLARE ... WITH HOLD
     bool on_commit_drop = false;    // CREATE TEMP TABLE ... ON COMMIT DROP
