@@ -18,7 +18,7 @@ packages=(
   # servers and clients the tests and the benchmark drive
   postgresql-15 postgresql-client-15 pgbouncer
   python3 python3-pytest python3-pytest-timeout python3-psycopg python3-asyncpg
-  libpostgresql-jdbc-java nodejs prometheus
+  libpostgresql-jdbc-java nodejs prometheus php-cli php-pgsql ruby ruby-pg
   # tools the scripts use
   curl openssl procps iproute2 util-linux ca-certificates
 )
