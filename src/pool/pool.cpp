@@ -29,9 +29,11 @@ struct Pool::Waiter {
     std::unique_ptr<ServerConnection> conn;  // handed over by release()
     bool may_connect = false;                // a slot was reserved for it
     bool retry = false;                      // the pool was resumed: look again
+    bool cancelled = false;                  // its client cancelled the request
+    std::uint64_t owner = 0;                 // see cancel_wait()
 
-    Waiter(asio::any_io_executor ex, Clock::time_point deadline)
-        : executor(ex), timer(ex, deadline) {}
+    Waiter(asio::any_io_executor ex, Clock::time_point deadline, std::uint64_t owner = 0)
+        : executor(ex), timer(ex, deadline), owner(owner) {}
 };
 
 Pool::Pool(PoolKey key, PoolSettings settings)
@@ -155,7 +157,7 @@ void Pool::dispose(std::unique_ptr<ServerConnection> conn) {
 }
 
 Pool::Attempt Pool::take_or_queue(const asio::any_io_executor& executor, Affinity affinity,
-                                  Clock::time_point deadline) {
+                                  Clock::time_point deadline, std::uint64_t owner) {
     Attempt a;
     std::lock_guard lock(mu_);
     if (!paused_ && waiters_.empty()) {
@@ -167,7 +169,7 @@ Pool::Attempt Pool::take_or_queue(const asio::any_io_executor& executor, Affinit
         }
     }
     if (!a.conn && !a.connect) {
-        a.waiter = std::make_shared<Waiter>(executor, deadline);
+        a.waiter = std::make_shared<Waiter>(executor, deadline, owner);
         waiters_.push_back(a.waiter);
     }
     return a;
@@ -180,6 +182,8 @@ Pool::Attempt Pool::after_wake(const std::shared_ptr<Waiter>& waiter) {
         a.conn = std::move(waiter->conn);
     } else if (waiter->may_connect) {
         a.connect = true;
+    } else if (waiter->cancelled) {
+        a.cancelled = true;  // already out of the queue
     } else if (!waiter->retry) {
         auto it = std::find(waiters_.begin(), waiters_.end(), waiter);
         if (it != waiters_.end()) waiters_.erase(it);
@@ -189,14 +193,16 @@ Pool::Attempt Pool::after_wake(const std::shared_ptr<Waiter>& waiter) {
 }
 
 asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor, Affinity affinity,
-                                             std::chrono::milliseconds wait_timeout) {
+                                             std::chrono::milliseconds wait_timeout,
+                                             std::uint64_t owner) {
     const auto deadline = Clock::now() + wait_timeout;
     for (;;) {
-        auto a = take_or_queue(executor, affinity, deadline);
+        auto a = take_or_queue(executor, affinity, deadline, owner);
         if (a.waiter) {
             co_await a.waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
             a = after_wake(a.waiter);
             if (a.timed_out) co_return AcquireError{AcquireFailure::kTimeout, {}};
+            if (a.cancelled) co_return AcquireError{AcquireFailure::kCancelled, {}};
         }
         if (a.connect) {
             auto opened = co_await connect_new(executor);
@@ -236,24 +242,41 @@ std::unique_ptr<ServerConnection> Pool::take_usable(Attempt& a,
 }
 
 void Pool::acquire_async(asio::any_io_executor executor, Affinity affinity,
-                         std::chrono::milliseconds wait_timeout, AcquireCallback done) {
-    acquire_async_at(std::move(executor), affinity, Clock::now() + wait_timeout, std::move(done));
+                         std::chrono::milliseconds wait_timeout, AcquireCallback done,
+                         std::uint64_t owner) {
+    acquire_async_at(std::move(executor), affinity, Clock::now() + wait_timeout, std::move(done),
+                     owner);
+}
+
+void Pool::cancel_wait(std::uint64_t owner) {
+    std::shared_ptr<Waiter> waiter;
+    {
+        std::lock_guard lock(mu_);
+        auto it = std::find_if(waiters_.begin(), waiters_.end(),
+                               [owner](const auto& w) { return w->owner == owner; });
+        if (it == waiters_.end()) return;  // served meanwhile, or not waiting
+        waiter = *it;
+        waiters_.erase(it);
+        waiter->cancelled = true;
+    }
+    signal(waiter);
 }
 
 void Pool::acquire_async_at(asio::any_io_executor executor, Affinity affinity,
-                            Clock::time_point deadline, AcquireCallback done) {
+                            Clock::time_point deadline, AcquireCallback done, std::uint64_t owner) {
     for (;;) {
-        auto a = take_or_queue(executor, affinity, deadline);
+        auto a = take_or_queue(executor, affinity, deadline, owner);
         if (a.waiter) {
             // Same steps as acquire(), as a handler: no coroutine per wait.
             auto waiter = a.waiter;
             waiter->timer.async_wait([self = shared_from_this(), waiter, executor, affinity,
-                                      deadline,
+                                      deadline, owner,
                                       done = std::move(done)](boost::system::error_code) mutable {
                 auto woken = self->after_wake(waiter);
                 if (woken.timed_out) return done(AcquireError{AcquireFailure::kTimeout, {}});
+                if (woken.cancelled) return done(AcquireError{AcquireFailure::kCancelled, {}});
                 if (self->deliver(woken, executor, affinity, deadline, done)) return;
-                self->acquire_async_at(executor, affinity, deadline, std::move(done));
+                self->acquire_async_at(executor, affinity, deadline, std::move(done), owner);
             });
             return;
         }

@@ -43,7 +43,7 @@ struct PoolSettings {
     std::size_t max_prepared_statements = 1024;  // per server connection
 };
 
-enum class AcquireFailure { kTimeout, kConnectFailed, kShuttingDown };
+enum class AcquireFailure { kTimeout, kConnectFailed, kShuttingDown, kCancelled };
 
 struct AcquireError {
     AcquireFailure kind;
@@ -98,13 +98,19 @@ class Pool : public std::enable_shared_from_this<Pool> {
     // used last (affinity saves replays and keeps currval() working).
     boost::asio::awaitable<AcquireResult> acquire(boost::asio::any_io_executor executor,
                                                   Affinity affinity,
-                                                  std::chrono::milliseconds wait_timeout);
+                                                  std::chrono::milliseconds wait_timeout,
+                                                  std::uint64_t owner = 0);
 
     // The same for callers that are not coroutines: `done` runs on `executor`
     // (or at once, when a connection was there to take).
     using AcquireCallback = std::function<void(AcquireResult)>;
+    // `owner` (a client id, 0 for none) lets cancel_wait() find the wait.
     void acquire_async(boost::asio::any_io_executor executor, Affinity affinity,
-                       std::chrono::milliseconds wait_timeout, AcquireCallback done);
+                       std::chrono::milliseconds wait_timeout, AcquireCallback done,
+                       std::uint64_t owner = 0);
+    // Ends `owner`'s wait in the queue, if it is still queued: its callback
+    // gets kCancelled (the client's CancelRequest).
+    void cancel_wait(std::uint64_t owner);
 
     // The same without waiting: an idle connection that looks alive, or
     // nullptr when there is none to take right now (the caller then calls
@@ -183,12 +189,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
         bool connect = false;
         std::shared_ptr<Waiter> waiter;
         bool timed_out = false;
+        bool cancelled = false;
     };
     Attempt take_or_queue(const boost::asio::any_io_executor& executor, Affinity affinity,
-                          std::chrono::steady_clock::time_point deadline);
+                          std::chrono::steady_clock::time_point deadline, std::uint64_t owner = 0);
     Attempt after_wake(const std::shared_ptr<Waiter>& waiter);
     void acquire_async_at(boost::asio::any_io_executor executor, Affinity affinity,
-                          std::chrono::steady_clock::time_point deadline, AcquireCallback done);
+                          std::chrono::steady_clock::time_point deadline, AcquireCallback done,
+                          std::uint64_t owner = 0);
     // The attempt's connection, moved to `executor`, if it is still alive
     // (nullptr: look again).
     std::unique_ptr<backend::ServerConnection> take_usable(

@@ -140,10 +140,12 @@ void ClientSession::wait_for_server(bool wants_same_server) {
         std::chrono::duration_cast<std::chrono::milliseconds>(config_->query_wait_timeout);
     const auto started = Clock::now();
     borrow_started_ = started;
-    pool_->acquire_async(socket_.get_executor(), affinity(), wait,
-                         [self = shared_from_this(), started](pool::AcquireResult result) {
-                             self->serve_after_link(self->finish_link(std::move(result), started));
-                         });
+    pool_->acquire_async(
+        socket_.get_executor(), affinity(), wait,
+        [self = shared_from_this(), started](pool::AcquireResult result) {
+            self->serve_after_link(self->finish_link(std::move(result), started));
+        },
+        id_);
 }
 
 asio::awaitable<void> ClientSession::link_then_serve(std::shared_ptr<ClientSession> self,
@@ -219,7 +221,7 @@ asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
     }
     if (!std::holds_alternative<std::unique_ptr<backend::ServerConnection>>(result) ||
         !std::get<std::unique_ptr<backend::ServerConnection>>(result)) {
-        result = co_await pool_->acquire(socket_.get_executor(), affinity(), wait);
+        result = co_await pool_->acquire(socket_.get_executor(), affinity(), wait, id_);
     }
     co_return finish_link(std::move(result), started);
 }
@@ -300,6 +302,10 @@ void ClientSession::reply_wait_failure(const pool::AcquireError& error) {
                        "pgmux: no server connection became free within query_wait_timeout",
                        "All " + std::to_string(pool_->stats().size) +
                            " server connections of this pool are busy.");
+            break;
+        case pool::AcquireFailure::kCancelled:
+            // As PostgreSQL answers a cancelled query; this one never ran.
+            send_error("ERROR", "57014", "canceling statement due to user request");
             break;
         case pool::AcquireFailure::kShuttingDown:
             send_error("FATAL", "57P01", "pgmux is shutting down");

@@ -329,7 +329,11 @@ void ClientSession::send_login_reply(const pool::Pool::ParameterList& parameters
 }
 
 void ClientSession::cancel_current_query() {
-    if (!server_) return;  // idle: nothing runs on its behalf
+    if (!server_) {
+        // Queued for a server: the request ends here. Idle: nothing runs.
+        if (borrow_started_ && pool_) pool_->cancel_wait(id_);
+        return;
+    }
     proxy_.counters.cancels_forwarded.fetch_add(1, std::memory_order_relaxed);
     asio::co_spawn(
         socket_.get_executor(),

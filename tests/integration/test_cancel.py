@@ -63,6 +63,31 @@ def test_cancel_reaches_only_its_client(pgmux, pg, database):
         assert job_b.result == [("", "b done")]
 
 
+@pytest.mark.parametrize("how", ["simple", "extended"])
+def test_cancel_of_a_query_waiting_for_a_server(pgmux, pg, database, how):
+    """Every server is busy, so the query waits in pgmux's queue. A cancel (psql's Ctrl-C, JDBC's
+    setQueryTimeout) ends it as PostgreSQL ends a running query: ERROR 57014 at once, the
+    connection stays usable, and the query never runs."""
+    proxy = pgmux("--query-wait-timeout", "20", pool_size=1)
+    with connect(proxy.endpoint, database) as holder, connect(proxy.endpoint, database) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS ran (x int)")
+        holder.execute("BEGIN")
+        holder.execute("SELECT 1")  # holds the only server
+        # A client-side-binding cursor sends a simple Query; parameters go in a Bind otherwise.
+        cursor = psycopg.ClientCursor(conn) if how == "simple" else conn.cursor()
+        job = Background(cursor, "INSERT INTO ran VALUES (%s) RETURNING x", (1,))
+        time.sleep(0.5)  # queued by now
+        t0 = time.monotonic()
+        conn.cancel()
+        job.join(10)
+        assert isinstance(job.error, psycopg.errors.QueryCanceled), (job.error, job.result)
+        assert job.error.diag.message_primary == "canceling statement due to user request"
+        assert time.monotonic() - t0 < 5
+        holder.execute("COMMIT")
+        assert conn.execute("SELECT count(*) FROM ran").fetchone() == (0,)
+        assert conn.execute("SELECT 'still usable'").fetchone() == ("still usable",)
+
+
 def test_cancel_from_idle_client_is_ignored(pgmux, pg, database):
     # Pool of one: the idle client holds no server, so its cancel must not hit
     # the query another client runs on the only server connection.

@@ -9,10 +9,10 @@ from .net import wait_until
 
 
 class Background:
-    """Runs one statement on a connection in a thread, recording the outcome."""
+    """Runs one statement on a connection (or cursor) in a thread, recording the outcome."""
 
-    def __init__(self, conn, sql):
-        self.conn, self.sql = conn, sql
+    def __init__(self, conn, sql, params=None):
+        self.conn, self.sql, self.params = conn, sql, params
         self.result = self.error = None
         self.elapsed = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -21,7 +21,7 @@ class Background:
     def _run(self):
         t0 = time.monotonic()
         try:
-            self.result = self.conn.execute(self.sql).fetchall()
+            self.result = self.conn.execute(self.sql, self.params).fetchall()
         except psycopg.Error as e:
             self.error = e
         self.elapsed = time.monotonic() - t0
