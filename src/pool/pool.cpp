@@ -115,9 +115,13 @@ std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_exec
     return conn;
 }
 
-std::unique_ptr<ServerConnection> Pool::take_exact_idle_locked(std::uint64_t server) {
+std::unique_ptr<ServerConnection> Pool::take_exact_idle_locked(std::uint64_t server,
+                                                               std::uint64_t client) {
     for (auto it = idle_.begin(); it != idle_.end(); ++it) {
         if ((*it)->id() == server) {
+            // Another client drew from a sequence there since: what this
+            // client had there is gone, and that client's is to be kept.
+            if ((*it)->holds_sequences_of_another(client)) return nullptr;
             auto conn = std::move(*it);
             idle_.erase(it);
             return conn;
@@ -341,15 +345,17 @@ asio::awaitable<AcquireResult> Pool::connect_new(asio::any_io_executor executor)
             AcquireError failed{AcquireFailure::kConnectFailed,
                                 std::get<backend::ConnectError>(result)};
             const auto& refusal = failed.connect_error.server_error;
-            const int established = open_ - connecting_;  // idle or serving a client
-            if (refusal && refusal->sqlstate == "53300" && established > 0) {
+            if (refusal && refusal->sqlstate == "53300" && open_ > 0) {
                 // No slot for another backend (max_connections, a role's or
-                // database's CONNECTION LIMIT): like PgBouncer, serve clients
-                // with the servers already open, and try again in a while.
+                // database's CONNECTION LIMIT) while others are open or being
+                // opened: like PgBouncer, serve clients with those, and try
+                // again in a while.
                 refused_until_ = Clock::now() + kRefusalBackoff;
                 failed.may_wait_for_release = true;
             } else {
-                // Let the next waiter try for itself rather than time out.
+                // Nothing left to wait for: the next waiter tries for itself
+                // (and gets PostgreSQL's error) rather than time out.
+                if (open_ == 0) refused_until_ = {};
                 wake_first_waiter_locked(to_signal);
             }
             out = std::move(failed);
@@ -366,12 +372,16 @@ asio::awaitable<AcquireResult> Pool::connect_new(asio::any_io_executor executor)
 }
 
 asio::awaitable<std::unique_ptr<ServerConnection>> Pool::acquire_same(
-    asio::any_io_executor executor, std::uint64_t server, std::chrono::milliseconds patience) {
-    auto waiter = std::make_shared<Waiter>(executor, Clock::now() + patience);
+    asio::any_io_executor executor, std::uint64_t server, std::chrono::milliseconds patience,
+    std::uint64_t client) {
+    auto waiter = std::make_shared<Waiter>(executor, Clock::now() + patience, client);
     std::unique_ptr<ServerConnection> idle;
     {
         std::lock_guard lock(mu_);
-        idle = take_exact_idle_locked(server);
+        idle = take_exact_idle_locked(server, client);
+        const bool idle_but_kept = !idle && std::any_of(idle_.begin(), idle_.end(),
+                                                        [&](auto& c) { return c->id() == server; });
+        if (idle_but_kept) co_return nullptr;  // kept for another client: not worth a wait
         if (!idle) same_server_waiters_.emplace_back(server, waiter);
     }
     if (idle) {
@@ -390,24 +400,30 @@ asio::awaitable<std::unique_ptr<ServerConnection>> Pool::acquire_same(
 
 void Pool::release(std::unique_ptr<ServerConnection> conn) {
     conn->last_used_at = Clock::now();
-    std::shared_ptr<Waiter> waiter;
+    std::vector<std::shared_ptr<Waiter>> to_signal;
     {
         std::lock_guard lock(mu_);
         auto same = std::find_if(same_server_waiters_.begin(), same_server_waiters_.end(),
                                  [&](const auto& w) { return w.first == conn->id(); });
         if (same != same_server_waiters_.end()) {
-            waiter = same->second;
+            auto waiter = same->second;
             same_server_waiters_.erase(same);
-            waiter->conn = std::move(conn);
-        } else if (!paused_ && !waiters_.empty()) {
-            waiter = waiters_.front();
+            // Unless another client drew from a sequence there meanwhile: the
+            // waiter's state there is gone (it looks elsewhere now), and that
+            // client's is to be kept.
+            if (!conn->holds_sequences_of_another(waiter->owner)) waiter->conn = std::move(conn);
+            to_signal.push_back(std::move(waiter));
+        }
+        if (conn && !paused_ && !waiters_.empty()) {
+            auto waiter = waiters_.front();
             waiters_.pop_front();
             waiter->conn = std::move(conn);
-        } else {
+            to_signal.push_back(std::move(waiter));
+        } else if (conn) {
             idle_.push_back(std::move(conn));
         }
     }
-    if (waiter) signal(waiter);
+    for (auto& w : to_signal) signal(w);
 }
 
 void Pool::maintain(const asio::any_io_executor& executor) {

@@ -119,11 +119,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
         const boost::asio::any_io_executor& executor, Affinity affinity);
 
     // Waits up to `patience` for exactly `server` (busy with another client)
-    // to be released; nullptr when it is not (closed, or still busy). For
-    // clients whose session state lives in that backend (currval()).
+    // to be released; nullptr when it is not (closed, still busy, or kept
+    // meanwhile for another client's currval()). For `client`, whose session
+    // state lives in that backend (currval()).
     boost::asio::awaitable<std::unique_ptr<backend::ServerConnection>> acquire_same(
         boost::asio::any_io_executor executor, std::uint64_t server,
-        std::chrono::milliseconds patience);
+        std::chrono::milliseconds patience, std::uint64_t client);
 
     // Returns a clean, idle connection (ReadyForQuery 'I', nothing outstanding).
     void release(std::unique_ptr<backend::ServerConnection> conn);
@@ -217,7 +218,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
         const boost::asio::any_io_executor& executor, Affinity affinity, bool may_open = true);
     std::unique_ptr<backend::ServerConnection> take_kept_idle(
         const boost::asio::any_io_executor& executor);
-    std::unique_ptr<backend::ServerConnection> take_exact_idle_locked(std::uint64_t server);
+    std::unique_ptr<backend::ServerConnection> take_exact_idle_locked(std::uint64_t server,
+                                                                      std::uint64_t client);
     // False (after logging) for an idle connection the server closed meanwhile.
     static bool usable(backend::ServerConnection& conn);
     static void dispose(std::unique_ptr<backend::ServerConnection> conn);

@@ -223,6 +223,12 @@ ClientSession::ClientBytes ClientSession::handle_client_bytes(std::string_view d
                 return {pos, Next::kNeedServer, wants_same_server};
             }
         }
+        if (lingering_) [[unlikely]] {
+            // The lingering server serves the client's next transaction, and
+            // shows whether the client reads what its INSERT drew.
+            lingering_ = false;
+            if (!reads_sequence_values_ && !reads_sequence_state(f)) sequence_probe_done_ = true;
+        }
         rewritten.clear();
         forward_verbatim_ = false;
         following_ = data.substr(pos + r.consumed);
@@ -342,6 +348,7 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
             if (n == client_name) taken = p != nullptr;
         }
         if (taken) return 0;
+        if (!may_hold_sequence_values_) note_sequence_draw(*query, false);
         auto made = std::const_pointer_cast<statements::PreparedStatement>(
             statements::make_prepared_statement(*query, *types, classify(*query), search_path()));
         made->invalidation_epoch = pool_->invalidation_epoch();
@@ -366,16 +373,52 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
     return pos;
 }
 
+void ClientSession::note_sequence_draw(std::string_view sql, bool runs) {
+    if (!parser::may_draw_from_sequences(sql)) return;
+    may_hold_sequence_values_ = true;
+    if (!runs) return;  // a Parse: it runs at Bind
+    drew_in_transaction_ = true;
+    draw_unread_ = true;
+}
+
+bool ClientSession::watches_sequence_draws() const {
+    // Until the client showed it never reads what it drew (see relay's linger).
+    return may_hold_sequence_values_ && (reads_sequence_values_ || !sequence_probe_done_);
+}
+
 bool ClientSession::reads_sequence_state(const protocol::Frame& f) {
-    if (f.type != msg::kQuery) return false;
-    const std::string_view sql = f.body.empty() ? f.body : f.body.substr(0, f.body.size() - 1);
-    auto c = classify(sql);
-    // on_query classifies the same bytes next: keep the answer for it.
-    last_classified_ = sql;
-    last_classification_ = c;
+    std::shared_ptr<const parser::Classification> c;
+    if (f.type == msg::kQuery || f.type == msg::kParse) {
+        protocol::BodyReader r(f.body);
+        if (f.type == msg::kParse && !r.cstr()) return false;  // the statement name
+        const auto sql = r.cstr();
+        if (!sql) return false;
+        if (f.type == msg::kParse && unnamed_ && unnamed_->query == *sql) {
+            c = unnamed_->classification;  // parsed again (on_parse skips classifying it)
+        } else {
+            c = classify(*sql);
+            // on_query / on_parse classify the same bytes next: keep the answer for them.
+            last_classified_ = *sql;
+            last_classification_ = c;
+        }
+    } else if (f.type == msg::kBind) {
+        // PDO's lastInsertId(name): SELECT CURRVAL($1), prepared earlier.
+        protocol::BodyReader r(f.body);
+        const auto portal = r.cstr();
+        const auto name = portal ? r.cstr() : std::nullopt;
+        if (!name) return false;
+        if (name->empty()) {
+            if (unnamed_) c = unnamed_->classification;
+        } else if (auto it = statements_.find(std::string(*name)); it != statements_.end()) {
+            c = it->second->classification;
+        }
+    }
     if (!c) return false;
     for (const auto& st : c->statements) {
-        if (st.sequence_read) return true;
+        if (st.sequence_read) {
+            draw_unread_ = false;  // read now (where it runs is link_server's business)
+            return reads_sequence_values_ = true;
+        }
     }
     return false;
 }
@@ -421,6 +464,7 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
     // A simple Query destroys the unnamed statement, on the server as for the client.
     unnamed_.reset();
     server_->unnamed_owner = 0;
+    if (!may_hold_sequence_values_ || watches_sequence_draws()) note_sequence_draw(sql, true);
     auto classification = classify(sql);
     if (classification && !pin_policy_allows(*classification, true, to_server)) return;
     // ROLLBACK [TO SAVEPOINT] first: what follows runs even in a failed transaction.
@@ -532,6 +576,7 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         forward_as_is(f, to_server);  // malformed: the server reports it
         return;
     }
+    if (!may_hold_sequence_values_) note_sequence_draw(*query, false);
     if (name->empty() && unnamed_ && !unnamed_->classification && unnamed_->depends_on.empty() &&
         unnamed_->query == *query && unnamed_->param_types == *types) {
         // The same unnamed statement again (drivers re-Parse it for every
@@ -797,6 +842,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
             return;
         }
         remember_portal(*portal, unnamed_->classification, rest, unnamed_->param_types);
+        if (watches_sequence_draws()) note_sequence_draw(unnamed_->query, true);
         batch_bound_ = true;
         expect(PendingReply{.expect = Expect::kBind});
         forward_as_is(f, to_server);
@@ -834,6 +880,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
             it->second = std::move(renewed);
         }
     }
+    if (watches_sequence_draws()) note_sequence_draw(ps.query, true);  // PDO's INSERT
     ensure_prepared(ps, to_server);
     remember_portal(*portal, ps.classification, rest, ps.param_types);
     append_message(

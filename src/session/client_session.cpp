@@ -212,7 +212,7 @@ asio::awaitable<bool> ClientSession::link_server(bool wants_same_server) {
         // little for that one rather than take another.
         constexpr auto kPatience = std::chrono::milliseconds(250);
         auto same =
-            co_await pool_->acquire_same(socket_.get_executor(), last_server_id_, kPatience);
+            co_await pool_->acquire_same(socket_.get_executor(), last_server_id_, kPatience, id_);
         if (same) {
             result = std::move(same);
         } else {

@@ -16,6 +16,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -246,6 +247,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void attach_server(std::unique_ptr<backend::ServerConnection> conn, Clock::time_point asked,
                        Clock::time_point linked);
     [[nodiscard]] bool reads_sequence_state(const protocol::Frame& f);
+    // Notes a statement that may draw from a sequence (may_hold_sequence_values_),
+    // and that it runs now (Query, Bind) rather than later (Parse).
+    void note_sequence_draw(std::string_view sql, bool runs);
+    [[nodiscard]] bool watches_sequence_draws() const;
     void start_relay();
     // The time the current batch's requests arrived and were forwarded: the
     // last borrow's if none of them used it yet, else one clock read.
@@ -297,6 +302,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void log_pin_event(const pinning::PinEvent& e);
     void hand_back_server_at_disconnect();
     void release_server();
+    // After a transaction of a client that reads lastval()/currval(): keeps
+    // the server a moment (see drew_in_transaction_); false when not.
+    bool linger_for_sequence_read();
     void drop_server(const char* why);
 
     // Helpers shared by both halves.
@@ -349,6 +357,25 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string_view following_;
     // The Query being handled begins with ROLLBACK [TO SAVEPOINT].
     bool query_leaves_failed_state_ = false;
+    // The client ran INSERT, COPY or MERGE: a column DEFAULT may have drawn
+    // from a sequence, so the backend's lastval()/currval() may be its own
+    // (parser::may_draw_from_sequences). Its server is kept for it like
+    // after an explicit nextval(); it waits for that server (as after
+    // nextval()) only once it was seen to read lastval()/currval(): clients
+    // that take ids from INSERT ... RETURNING never wait.
+    bool may_hold_sequence_values_ = false;
+    bool reads_sequence_values_ = false;
+    // The first such transaction lingers too (a probe): a client whose next
+    // statement does not read lastval()/currval() never lingers again.
+    bool sequence_probe_done_ = false;
+    bool draw_unread_ = false;  // drew since its last lastval()/currval(): its server is kept
+    // Such a client's transaction that may have drawn from a sequence: its
+    // server stays with it for kLinger after the transaction, for the
+    // lastval()/currval() that PDO::lastInsertId() sends right after.
+    bool drew_in_transaction_ = false;
+    bool lingering_ = false;
+    std::uint64_t linger_generation_ = 0;  // the linger linger_timer_ ends
+    std::unique_ptr<boost::asio::steady_timer> linger_timer_;
     // A ParameterStatus to send the client instead of the server's (see
     // SessionState::on_parameter_status).
     std::string parameter_status_for_client_;

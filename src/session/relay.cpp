@@ -90,6 +90,9 @@ void ClientSession::on_server_read(std::uint64_t server_id, boost::system::error
     // Compared by id: a dropped server's successor may reuse its address.
     const auto still_linked = [&] { return server_ && server_->id() == server_id; };
     if (!still_linked()) return;  // dropped meanwhile (the read was aborted)
+    // Withdrawn by pgmux (a lingering server released, then linked to this
+    // client again, with a read of its own posted): not a lost server.
+    if (ec == asio::error::operation_aborted) return;
     backend::ServerConnection* server = server_.get();
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
         read_server();  // TLS: a record is not complete yet
@@ -470,7 +473,7 @@ ClientSession::IdleAction ClientSession::on_idle() {
             replay_onto_kept_server();
             return IdleAction::kKeep;
         case pinning::ReleaseDecision::Action::release:
-            return IdleAction::kRelease;
+            return linger_for_sequence_read() ? IdleAction::kKeep : IdleAction::kRelease;
         case pinning::ReleaseDecision::Action::close:
             LOG_DEBUG << "server S" << server_->id() << " of client C" << id_
                       << " closed: " << d.why;
@@ -585,13 +588,44 @@ void ClientSession::hand_back_server_at_disconnect() {
     server_->out().send(q);
 }
 
+bool ClientSession::linger_for_sequence_read() {
+    const bool drew = std::exchange(drew_in_transaction_, false);
+    if (!drew || (!reads_sequence_values_ && sequence_probe_done_)) return false;
+    // PDO::lastInsertId() (Doctrine) reads lastval()/currval() in the next
+    // statement, a moment after the INSERT's transaction: on another backend,
+    // or after another client's INSERT on this one, it reads another id.
+    constexpr auto kLinger = std::chrono::milliseconds(50);
+    if (!linger_timer_)
+        linger_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+    const auto generation = ++linger_generation_;
+    lingering_ = true;
+    linger_timer_->expires_after(kLinger);
+    linger_timer_->async_wait([self = shared_from_this(), generation](boost::system::error_code) {
+        // Not when the client went on meanwhile (or a later linger replaced this one).
+        if (!self->lingering_ || self->linger_generation_ != generation) return;
+        self->lingering_ = false;
+        const bool idle = self->server_ && !self->closing_ && self->tracker_.empty() &&
+                          !self->unsynced_ && self->tx_status_ == 'I';
+        if (!idle) return;
+        // The relay's read of this server is pending: it is withdrawn (its
+        // handler sees the server gone) before another client gets it.
+        boost::system::error_code ignored;
+        self->server_->socket().cancel(ignored);
+        self->release_server();
+    });
+    return true;
+}
+
 void ClientSession::release_server() {
     if (server_->discard_on_release) {
         drop_server("the backend has a pg_temp schema another client could observe");
         return;
     }
     server_->last_client_id = id_;
-    if (state_ && state_->sequence_state_used()) {
+    // A client that reads what an INSERT drew (or may: not yet seen not to)
+    // keeps this backend's lastval()/currval() until it read them.
+    const bool keeps_draw = draw_unread_ && (reads_sequence_values_ || !sequence_probe_done_);
+    if (keeps_draw || (state_ && state_->sequence_state_used())) {
         server_->sequence_owner = id_;
         server_->sequence_owner_alive = weak_from_this();
     } else if (server_->sequence_owner == id_) {
