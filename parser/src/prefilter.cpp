@@ -268,4 +268,45 @@ bool may_affect_session_state(std::string_view sql) noexcept {
     return false;
 }
 
+namespace {
+bool draws_word(const char* w, std::size_t n) noexcept {
+    return (n == 6 && eq(w, "insert")) || (n == 4 && eq(w, "copy")) || (n == 5 && eq(w, "merge"));
+}
+}  // namespace
+
+bool may_draw_from_sequences(std::string_view sql) noexcept {
+    const char* p = sql.data();
+    const char* const end = p + sql.size();
+    // The first word, after blanks and comments.
+    for (;;) {
+        while (p < end && (cls(*p) & kSpace) != 0) ++p;
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
+            const void* nl = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
+            p = nl ? static_cast<const char*>(nl) : end;
+        } else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+            p = skip_block_comment(p, end);
+            if (p == nullptr) return true;
+        } else {
+            break;
+        }
+    }
+    const char* w = p;
+    while (p < end && is_ident_cont(static_cast<unsigned char>(*p))) ++p;
+    const auto n = static_cast<std::size_t>(p - w);
+    if (draws_word(w, n)) return true;
+    const bool with = n == 4 && eq(w, "with");
+    if (!with && std::memchr(p, ';', static_cast<std::size_t>(end - p)) == nullptr) return false;
+    // WITH ... INSERT, or several statements: any such word anywhere.
+    while (p < end) {
+        if (!is_ident_start(static_cast<unsigned char>(*p))) {
+            ++p;
+            continue;
+        }
+        w = p;
+        while (p < end && is_ident_cont(static_cast<unsigned char>(*p))) ++p;
+        if (draws_word(w, static_cast<std::size_t>(p - w))) return true;
+    }
+    return false;
+}
+
 }  // namespace pgmux::parser

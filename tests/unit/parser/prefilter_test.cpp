@@ -80,5 +80,20 @@ TEST(Prefilter, StateChangingStatementsAreCandidates) {
     }
 }
 
+TEST(Prefilter, StatementsThatMayDrawFromSequences) {
+    EXPECT_TRUE(may_draw_from_sequences("INSERT INTO t(v) VALUES (1)"));
+    EXPECT_TRUE(may_draw_from_sequences("  -- note\n /* c */ insert into t default values"));
+    EXPECT_TRUE(may_draw_from_sequences("COPY t FROM STDIN"));
+    EXPECT_TRUE(
+        may_draw_from_sequences("MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED "
+                                "THEN INSERT (v) VALUES (s.v)"));
+    EXPECT_TRUE(may_draw_from_sequences("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"));
+    EXPECT_TRUE(may_draw_from_sequences("SELECT 1; INSERT INTO t VALUES (2)"));
+    EXPECT_FALSE(may_draw_from_sequences("SELECT abalance FROM pgbench_accounts WHERE aid = 1"));
+    EXPECT_FALSE(may_draw_from_sequences("UPDATE t SET v = 1 WHERE id = 2"));
+    EXPECT_FALSE(may_draw_from_sequences("SELECT insert_date FROM t"));
+    EXPECT_FALSE(may_draw_from_sequences(""));
+}
+
 }  // namespace
 }  // namespace pgmux::parser

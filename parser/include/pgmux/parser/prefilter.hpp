@@ -14,4 +14,11 @@ namespace pgmux::parser {
 // (set_config, advisory locks, sequence functions, setseed) and, for SELECT/WITH, no INTO.
 [[nodiscard]] bool may_affect_session_state(std::string_view sql) noexcept;
 
+// True when `sql` may call nextval() without naming it: a column DEFAULT (serial, identity)
+// fires in INSERT, COPY FROM and MERGE, and PHP's PDO::lastInsertId() (Doctrine) reads the
+// value back with lastval()/currval() in the next statement. A statement starting with
+// INSERT, COPY or MERGE, or any text with WITH or several statements that has one of those
+// words. Errs towards true.
+[[nodiscard]] bool may_draw_from_sequences(std::string_view sql) noexcept;
+
 }  // namespace pgmux::parser
