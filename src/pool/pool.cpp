@@ -401,6 +401,7 @@ asio::awaitable<std::unique_ptr<ServerConnection>> Pool::acquire_same(
 void Pool::release(std::unique_ptr<ServerConnection> conn) {
     conn->last_used_at = Clock::now();
     std::vector<std::shared_ptr<Waiter>> to_signal;
+    std::unique_ptr<ServerConnection> closing;
     {
         std::lock_guard lock(mu_);
         auto same = std::find_if(same_server_waiters_.begin(), same_server_waiters_.end(),
@@ -419,11 +420,22 @@ void Pool::release(std::unique_ptr<ServerConnection> conn) {
             waiters_.pop_front();
             waiter->conn = std::move(conn);
             to_signal.push_back(std::move(waiter));
+        } else if (conn && conn->last_used_at < close_released_until_) {
+            closing = std::move(conn);  // see close_idle_for()
         } else if (conn) {
             idle_.push_back(std::move(conn));
         }
     }
     for (auto& w : to_signal) signal(w);
+    dispose(std::move(closing));
+}
+
+void Pool::close_idle_for(std::chrono::milliseconds window) {
+    {
+        std::lock_guard lock(mu_);
+        close_released_until_ = Clock::now() + window;
+    }
+    close_idle();
 }
 
 void Pool::maintain(const asio::any_io_executor& executor) {

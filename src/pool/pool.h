@@ -138,6 +138,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
     void update_settings(const PoolSettings& settings);
     // Closes every idle connection and fails waiters (shutdown).
     void close_idle();
+    // Closes the idle connections, and for `window` those released (when no
+    // client waits for them): PostgreSQL's DROP DATABASE and the like wait
+    // that long for other sessions of the database to end.
+    void close_idle_for(std::chrono::milliseconds window);
 
     // ParameterStatus sets seen by earlier logins, keyed by the client's
     // startup settings: a client whose settings were already validated on
@@ -232,6 +236,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
     // Set when PostgreSQL refused a connection with 53300: until then,
     // clients wait for the pool's open servers rather than open more.
     std::chrono::steady_clock::time_point refused_until_{};
+    // See close_idle_for().
+    std::chrono::steady_clock::time_point close_released_until_{};
     bool paused_ = false;
     std::uint64_t connect_attempts_ = 0;
     std::uint64_t connects_ = 0;

@@ -75,7 +75,8 @@ void ProxyContext::close_idle_servers_of(const config::Endpoint& endpoint,
         if (settings.target.database == database &&
             settings.target.endpoint.host == endpoint.host &&
             settings.target.endpoint.port == endpoint.port) {
-            pool->close_idle();
+            // PostgreSQL waits up to 5 s for the database's other sessions.
+            pool->close_idle_for(std::chrono::seconds(5));
         }
     }
 }
