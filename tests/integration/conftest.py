@@ -87,6 +87,27 @@ def pgmux(pg, tmp_path, request):
         pytest.fail("; ".join(problems))
 
 
+@pytest.fixture
+def both(pg, pgmux, database):
+    """both(scenario, pool_size=2) runs scenario(endpoint, dbname, proxy) on PostgreSQL directly
+    (proxy None, in a database of its own) and then through pgmux (admin API on); returns
+    (direct, proxied). The workload and driver suites compare the two."""
+    extra = []
+
+    def run(scenario, pool_size=2):
+        direct_db = f"{database}_d"
+        pg.create_database(direct_db)
+        extra.append(direct_db)
+        direct = scenario(pg.endpoint, direct_db, None)
+        # A client left waiting for a server fails within 20 s instead of pgmux's default 120 s.
+        proxy = pgmux("--query-wait-timeout", "20", pool_size=pool_size, admin=True)
+        return direct, scenario(proxy.endpoint, database, proxy)
+
+    yield run
+    for db in extra:
+        pg.drop_database(db)
+
+
 class StatementLog:
     def __init__(self, pg):
         self.pg = pg

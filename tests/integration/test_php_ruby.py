@@ -35,7 +35,6 @@ pytestmark = pytest.mark.timeout(180)
 HERE = os.path.dirname(os.path.abspath(__file__))
 PHP = os.path.join(HERE, "php", "pdo.php")
 RUBY = os.path.join(HERE, "ruby", "pg_driver.rb")
-POOL_SIZE = 2
 PDO_MODES = ["default", "emulate", "unnamed"]  # see php/pdo.php
 PHP_WORKERS = 4
 RUBY_THREADS = 6
@@ -45,27 +44,6 @@ AT = datetime.datetime(2024, 1, 15, 12, 0, tzinfo=datetime.timezone.utc)
 # parsed again on the other server (None where there is no pgmux admin API to ask).
 NO_PINS = {} if target() == "pgmux" else None
 MOVED = True if target() == "pgmux" else None
-
-
-@pytest.fixture
-def both(pg, pgmux, database):
-    """both(scenario) runs scenario(endpoint, dbname, proxy) on PostgreSQL directly (proxy None,
-    in a database of its own) and then through pgmux (pool of 2, admin API); returns
-    (direct, proxied)."""
-    extra = []
-
-    def run(scenario):
-        direct_db = f"{database}_d"
-        pg.create_database(direct_db)
-        extra.append(direct_db)
-        direct = scenario(pg.endpoint, direct_db, None)
-        # A client left waiting for a server fails within 20 s instead of pgmux's default 120 s.
-        proxy = pgmux("--query-wait-timeout", "20", pool_size=POOL_SIZE, admin=True)
-        return direct, scenario(proxy.endpoint, database, proxy)
-
-    yield run
-    for db in extra:
-        pg.drop_database(db)
 
 
 def run_all(argvs, timeout=60):

@@ -36,26 +36,6 @@ AT = datetime.datetime(2024, 1, 15, 12, 0, tzinfo=datetime.timezone.utc)
 N_MIGRATIONS = 4  # java/Workloads.java's MIGRATIONS
 
 
-@pytest.fixture
-def both(pg, pgmux, database):
-    """both(scenario, pool_size=2) runs scenario(endpoint, dbname, proxy) on PostgreSQL directly
-    (proxy None, in a database of its own) and then through pgmux; returns (direct, proxied)."""
-    extra = []
-
-    def run(scenario, pool_size=2):
-        direct_db = f"{database}_d"
-        pg.create_database(direct_db)
-        extra.append(direct_db)
-        direct = scenario(pg.endpoint, direct_db, None)
-        # A client left waiting for a server fails within 20 s instead of pgmux's default 120 s.
-        proxy = pgmux("--query-wait-timeout", "20", pool_size=pool_size, admin=True)
-        return direct, scenario(proxy.endpoint, database, proxy)
-
-    yield run
-    for db in extra:
-        pg.drop_database(db)
-
-
 def admin_client(proxy, who):
     """The admin API's entry for a client: by application_name, or for a psycopg connection by its
     address (which survives DISCARD ALL resetting the application_name)."""
