@@ -295,7 +295,10 @@ bool may_draw_from_sequences(std::string_view sql) noexcept {
     const auto n = static_cast<std::size_t>(p - w);
     if (draws_word(w, n)) return true;
     const bool with = n == 4 && eq(w, "with");
-    if (!with && std::memchr(p, ';', static_cast<std::size_t>(end - p)) == nullptr) return false;
+    // A trailing ';' (pgbench, psql) starts no other statement.
+    const char* last = end;
+    while (last > p && ((cls(last[-1]) & kSpace) != 0 || last[-1] == ';')) --last;
+    if (!with && std::memchr(p, ';', static_cast<std::size_t>(last - p)) == nullptr) return false;
     // WITH ... INSERT, or several statements: any such word anywhere.
     while (p < end) {
         if (!is_ident_start(static_cast<unsigned char>(*p))) {

@@ -387,6 +387,12 @@ bool ClientSession::watches_sequence_draws() const {
 }
 
 bool ClientSession::reads_sequence_state(const protocol::Frame& f) {
+    // A Query is classified here for on_query (the answer is kept): free.
+    // Parse and Bind are looked at only by clients with sequence state.
+    if (f.type != msg::kQuery && !may_hold_sequence_values_ &&
+        !(state_ && state_->sequence_state_used())) {
+        return false;
+    }
     std::shared_ptr<const parser::Classification> c;
     if (f.type == msg::kQuery || f.type == msg::kParse) {
         protocol::BodyReader r(f.body);
@@ -576,7 +582,6 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         forward_as_is(f, to_server);  // malformed: the server reports it
         return;
     }
-    if (!may_hold_sequence_values_) note_sequence_draw(*query, false);
     if (name->empty() && unnamed_ && !unnamed_->classification && unnamed_->depends_on.empty() &&
         unnamed_->query == *query && unnamed_->param_types == *types) {
         // The same unnamed statement again (drivers re-Parse it for every
@@ -584,6 +589,7 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         forward_unnamed_parse(f, to_server, unnamed_);
         return;
     }
+    if (!may_hold_sequence_values_) note_sequence_draw(*query, false);
     auto classification = classify(*query);
     if (classification && !pin_policy_allows(*classification, false, to_server)) return;
     std::vector<std::shared_ptr<const statements::PreparedStatement>> depends_on;

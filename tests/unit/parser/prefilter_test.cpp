@@ -92,6 +92,8 @@ TEST(Prefilter, StatementsThatMayDrawFromSequences) {
     EXPECT_FALSE(may_draw_from_sequences("SELECT abalance FROM pgbench_accounts WHERE aid = 1"));
     EXPECT_FALSE(may_draw_from_sequences("UPDATE t SET v = 1 WHERE id = 2"));
     EXPECT_FALSE(may_draw_from_sequences("SELECT insert_date FROM t"));
+    EXPECT_FALSE(may_draw_from_sequences("SELECT abalance FROM a WHERE aid = $1; \n"));
+    EXPECT_TRUE(may_draw_from_sequences("SELECT 1; insert into t values (1);"));
     EXPECT_FALSE(may_draw_from_sequences(""));
 }
 
