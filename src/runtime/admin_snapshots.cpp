@@ -328,6 +328,7 @@ admin::MetricsSnapshot metrics_snapshot(const session::ProxyContext& proxy, cons
     m.client_query_duration_seconds = histogram_of(sessions.client);
     m.replays_total = counter(c.replays);
     m.set_replayed_total = static_cast<double>(total.replay().statements_replayed);
+    m.sequence_state_risk_total = static_cast<double>(total.replay().sequence_state_risk);
     m.reprepares_total = counter(c.reprepares);
     m.parses_saved_total = counter(c.parses_saved);
     m.client_parses_total = counter(c.client_parses);

@@ -7,11 +7,12 @@ Run with PGMUX_TEST_TARGET=direct, the same tests check their expectations of Po
 the pin checks then have nothing to ask and only the client's view is compared."""
 import contextlib
 import threading
+import time
 
 import psycopg
 import pytest
 
-from harness.admin import client_by_app
+from harness.admin import client_by_app, metric
 from harness.clients import connect
 from harness.net import wait_until
 
@@ -322,6 +323,39 @@ def test_currval_in_a_later_transaction_sees_the_clients_own_nextval(setup):
             value, value)
         assert drawer.execute("SELECT currval('contract_seq')").fetchone() == (value + 1,)
     assert_pins(proxy, "tested", [])
+
+
+def test_currval_that_cannot_get_its_server_back_is_counted(setup):
+    """The limit of the above: another client holds the tested client's server in a long
+    transaction. After waiting 250 ms pgmux runs the currval() elsewhere (PostgreSQL's 55000
+    there) and counts it in pgmux_sequence_state_risk_total, so operators can see it happen."""
+    proxy, tested, others = setup
+    tested.execute("CREATE SEQUENCE risk_seq")
+    drawn = tested.execute("SELECT nextval('risk_seq')").fetchone()[0]
+    first, second = others.conns
+    first.execute("BEGIN")
+    first.execute("SELECT 1")  # the other server
+    second.execute("BEGIN")
+    second.execute("SELECT 1")  # the tested client's server: the only one left
+    outcome = []
+
+    def read():
+        try:
+            outcome.append(tested.execute("SELECT currval('risk_seq')").fetchone()[0])
+        except psycopg.Error as e:
+            outcome.append(e.sqlstate)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(0.6)  # past the 250 ms wait for its own server
+    first.execute("COMMIT")
+    reader.join(10)
+    second.execute("COMMIT")
+    if proxy.admin_endpoint is None:
+        assert outcome == [drawn]  # direct: one session
+        return
+    assert outcome == ["55000"]  # currval is not yet defined in this session
+    assert metric(proxy, "pgmux_sequence_state_risk_total") == 1
 
 
 def test_server_kept_for_currval_serves_others_when_no_new_connection_can_open(pg, pgmux,

@@ -39,6 +39,7 @@ TEST(MetricDefinitions, EveryNameIsUniqueAndPrefixed) {
                                       "pgmux_query_duration_seconds",
                                       "pgmux_replays_total",
                                       "pgmux_set_replayed_total",
+                                      "pgmux_sequence_state_risk_total",
                                       "pgmux_prepared_statement_cache_hits_total",
                                       "pgmux_prepared_statement_cache_misses_total",
                                       "pgmux_prepared_statement_cache_evictions_total",

@@ -56,6 +56,7 @@ namespace pgmux::admin {
               "Client-seen latency: request received from a client until its ReadyForQuery is sent back (includes the borrow wait).") \
     COUNTER(replays_total, "", "Session state replays sent to a server before a client's transaction.") \
     COUNTER(set_replayed_total, "", "SET statements sent as part of replays.")                    \
+    COUNTER(sequence_state_risk_total, "", "Transactions reading currval()/lastval() that could not get the server holding the client's sequence state (the value may be another session's).") \
     COUNTER(reprepares_total, "", "Prepared statements parsed again on another server.")          \
     COUNTER(parses_saved_total, "", "Parse messages not sent because the server had the statement.") \
     COUNTER(client_parses_total, "", "Parse messages (named or unnamed) and SQL PREPAREs received from clients.") \
