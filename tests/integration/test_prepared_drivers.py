@@ -5,36 +5,18 @@ the absence of "prepared statement ... does not exist / already exists".
 
 Run with PGMUX_TEST_TARGET=direct, the same tests check their expectations of PostgreSQL."""
 import asyncio
-import threading
 
 import asyncpg
 import psycopg
 import pytest
 from psycopg import pq
 
+from harness.activity import run_threads
 from harness.admin import get, metric_value
 from harness.clients import connect, next_result, pipeline_results
 
 pytestmark = pytest.mark.timeout(180)
 ES = pq.ExecStatus
-
-
-def run_threads(count, work):
-    """work(i) in `count` threads; returns the exceptions they raised."""
-    errors = []
-
-    def guarded(i):
-        try:
-            work(i)
-        except Exception as e:  # noqa: BLE001 - reported by the caller
-            errors.append((i, repr(e)))
-
-    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return errors
 
 
 @pytest.fixture

@@ -264,14 +264,18 @@ def random_batches(seed):
     return batches
 
 
+def fuzz_seeds(count):
+    """Seeds 0..count-1, or PGMUX_FUZZ_SEEDS=FROM:TO to explore further."""
+    first, _, last = os.environ.get("PGMUX_FUZZ_SEEDS", f"0:{count}").partition(":")
+    return range(int(first), int(last))
+
+
 def test_random_batches_get_postgresqls_replies(pgmux, pg, database):
     """Random Parse/Bind/Describe/Execute/Close/Flush batches, errors included (bad syntax,
     division by zero, wrong parameter counts, unknown names and portals), one client after the
     other through the same pgmux, so each finds the server caches the earlier ones left."""
     proxy = pgmux(pool_size=2)
-    # PGMUX_FUZZ_SEEDS=FROM:TO explores further seeds.
-    first, _, last = os.environ.get("PGMUX_FUZZ_SEEDS", "0:600").partition(":")
-    for seed in range(int(first), int(last)):
+    for seed in fuzz_seeds(600):
         batches = random_batches(seed)
         direct = transcript(pg.endpoint, database, batches)
         proxied = transcript(proxy.endpoint, database, batches)
@@ -310,8 +314,7 @@ def test_random_sql_and_protocol_batches_get_postgresqls_replies(pgmux, pg, data
     """SQL PREPARE / EXECUTE / DEALLOCATE / DISCARD, transactions with savepoints and settings
     mixed with protocol batches (one namespace for both), errors included."""
     proxy = pgmux(pool_size=2)
-    first, _, last = os.environ.get("PGMUX_FUZZ_SEEDS", "0:400").partition(":")
-    for seed in range(int(first), int(last)):
+    for seed in fuzz_seeds(400):
         batches = random_mixed_batches(seed)
         direct = transcript(pg.endpoint, database, batches)
         proxied = transcript(proxy.endpoint, database, batches)
@@ -373,8 +376,7 @@ def test_three_clients_on_two_servers_each_get_postgresqls_replies(pgmux, pg, da
     for schema in ("a_schema", "b_schema", "c_schema"):
         pg.query(f"CREATE SCHEMA {schema}", dbname=database)
     proxy = pgmux(pool_size=2)
-    first, _, last = os.environ.get("PGMUX_FUZZ_SEEDS", "0:250").partition(":")
-    for seed in range(int(first), int(last)):
+    for seed in fuzz_seeds(250):
         steps = interleaved_steps(seed)
         direct = run_interleaved(pg.endpoint, database, steps)
         proxied = run_interleaved(proxy.endpoint, database, steps)

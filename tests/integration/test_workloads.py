@@ -25,6 +25,7 @@ import asyncpg
 import psycopg
 import pytest
 
+from harness.activity import run_threads
 from harness.admin import client_by_app, get, reason_stats
 from harness.clients import client_env, connect
 from harness.net import wait_until
@@ -102,27 +103,20 @@ def django(endpoint, db, proxy):
         conn.execute("SET search_path TO app, public")
         return conn
 
-    out, errors = {}, []
+    out = {}
 
     def web(k):  # one request thread: many short autocommit queries
-        try:
-            with dj_connect(ZONES[k], f"web{k}") as conn:
-                seen = set()
-                for i in range(25):
-                    at, text, zone = conn.execute(
-                        "INSERT INTO item (name, qty, at) VALUES (%s, %s, %s) "
-                        "RETURNING at, at::text, current_setting('TimeZone')", (f"w{k}-{i}", i, AT)).fetchone()
-                    seen.add((str(at.tzinfo), at == AT, text, zone))  # psycopg reads ParameterStatus
-                out[f"web{k}"] = sorted(seen), conn.execute(
-                    "SELECT count(*), sum(qty) FROM item WHERE name LIKE %s", (f"w{k}-%",)).fetchone()
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append((k, repr(e)))
+        with dj_connect(ZONES[k], f"web{k}") as conn:
+            seen = set()
+            for i in range(25):
+                at, text, zone = conn.execute(
+                    "INSERT INTO item (name, qty, at) VALUES (%s, %s, %s) "
+                    "RETURNING at, at::text, current_setting('TimeZone')", (f"w{k}-{i}", i, AT)).fetchone()
+                seen.add((str(at.tzinfo), at == AT, text, zone))  # psycopg reads ParameterStatus
+            out[f"web{k}"] = sorted(seen), conn.execute(
+                "SELECT count(*), sum(qty) FROM item WHERE name LIKE %s", (f"w{k}-%",)).fetchone()
 
-    threads = [threading.Thread(target=web, args=(k,)) for k in range(len(ZONES))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_threads(len(ZONES), web, timeout=60)
     assert not errors, errors
 
     main, other = dj_connect("UTC", "main"), dj_connect("UTC", "other")
@@ -411,44 +405,37 @@ def job_queue(endpoint, db, proxy):
     listener = connect(endpoint, db, application_name="waker")
     listener.execute("LISTEN job_done")
     assert_pins(proxy, "waker", ["listen"])
-    out, errors, leaders = {}, [], []
+    out, leaders = {}, []
     election = threading.Barrier(WORKERS, timeout=30)
 
     def worker(k):
-        try:
-            with connect(endpoint, db, application_name=f"worker{k}") as conn:
-                # Leader election by a session lock held while working (the maintenance leader);
-                # everyone has tried before anyone goes on.
-                election.wait()
-                if conn.execute("SELECT pg_try_advisory_lock(99)").fetchone()[0]:
-                    leaders.append(k)
-                    assert_pins(proxy, f"worker{k}", ["advisory_lock"])
-                election.wait()
-                while True:
-                    with conn.transaction():
-                        row = conn.execute("SELECT id FROM job WHERE done_by IS NULL ORDER BY id "
-                                           "FOR UPDATE SKIP LOCKED LIMIT 1").fetchone()
-                        if row is None:
-                            break
-                        conn.execute("UPDATE job SET done_by = %s, attempts = attempts + 1 WHERE id = %s",
-                                     (f"worker{k}", row[0]))
-                        conn.execute("SELECT pg_notify('job_done', %s)", (str(row[0]),))
-                    if row[0] % 10 == 0:  # a job whose transaction fails: no notification
-                        with pytest.raises(psycopg.errors.DivisionByZero):
-                            with conn.transaction():
-                                conn.execute("NOTIFY job_done, 'ghost'")
-                                conn.execute("SELECT 1 / 0")
-                if k in leaders:
-                    assert conn.execute("SELECT pg_advisory_unlock(99)").fetchone() == (True,)
-                    assert_pins(proxy, f"worker{k}", [])
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append((k, repr(e)))
+        with connect(endpoint, db, application_name=f"worker{k}") as conn:
+            # Leader election by a session lock held while working (the maintenance leader);
+            # everyone has tried before anyone goes on.
+            election.wait()
+            if conn.execute("SELECT pg_try_advisory_lock(99)").fetchone()[0]:
+                leaders.append(k)
+                assert_pins(proxy, f"worker{k}", ["advisory_lock"])
+            election.wait()
+            while True:
+                with conn.transaction():
+                    row = conn.execute("SELECT id FROM job WHERE done_by IS NULL ORDER BY id "
+                                       "FOR UPDATE SKIP LOCKED LIMIT 1").fetchone()
+                    if row is None:
+                        break
+                    conn.execute("UPDATE job SET done_by = %s, attempts = attempts + 1 WHERE id = %s",
+                                 (f"worker{k}", row[0]))
+                    conn.execute("SELECT pg_notify('job_done', %s)", (str(row[0]),))
+                if row[0] % 10 == 0:  # a job whose transaction fails: no notification
+                    with pytest.raises(psycopg.errors.DivisionByZero):
+                        with conn.transaction():
+                            conn.execute("NOTIFY job_done, 'ghost'")
+                            conn.execute("SELECT 1 / 0")
+            if k in leaders:
+                assert conn.execute("SELECT pg_advisory_unlock(99)").fetchone() == (True,)
+                assert_pins(proxy, f"worker{k}", [])
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(WORKERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_threads(WORKERS, worker, timeout=60)
     assert not errors, errors
     woken = idle_notifications(listener, JOBS)
     out["woken"] = sorted(woken, key=lambda p: int(p) if p.isdigit() else -1)

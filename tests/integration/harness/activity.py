@@ -39,3 +39,21 @@ def wait_for_active(pg, database, needle, count=1):
                         "'active' AND query LIKE %s", (database, f"%{needle}%"))
         return rows[0][0] >= count
     wait_until(active, timeout=15, what=f"{count} active {needle!r}")
+
+
+def run_threads(count, work, timeout=120):
+    """work(i) in `count` threads; returns (i, repr) of the exceptions they raised."""
+    errors = []
+
+    def guarded(i):
+        try:
+            work(i)
+        except Exception as e:  # noqa: BLE001 - reported by the caller
+            errors.append((i, repr(e)))
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return errors
