@@ -115,21 +115,6 @@ std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_exec
     return conn;
 }
 
-std::unique_ptr<ServerConnection> Pool::take_exact_idle_locked(std::uint64_t server,
-                                                               std::uint64_t client) {
-    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-        if ((*it)->id() == server) {
-            // Another client drew from a sequence there since: what this
-            // client had there is gone, and that client's is to be kept.
-            if ((*it)->holds_sequences_of_another(client)) return nullptr;
-            auto conn = std::move(*it);
-            idle_.erase(it);
-            return conn;
-        }
-    }
-    return nullptr;
-}
-
 bool Pool::usable(ServerConnection& conn) {
     if (conn.looks_alive()) return true;
     LOG_INFO << "server connection S" << conn.id() << " was closed while idle; replacing it";
@@ -378,11 +363,18 @@ asio::awaitable<std::unique_ptr<ServerConnection>> Pool::acquire_same(
     std::unique_ptr<ServerConnection> idle;
     {
         std::lock_guard lock(mu_);
-        idle = take_exact_idle_locked(server, client);
-        const bool idle_but_kept = !idle && std::any_of(idle_.begin(), idle_.end(),
-                                                        [&](auto& c) { return c->id() == server; });
-        if (idle_but_kept) co_return nullptr;  // kept for another client: not worth a wait
-        if (!idle) same_server_waiters_.emplace_back(server, waiter);
+        auto it = std::find_if(idle_.begin(), idle_.end(),
+                               [&](const auto& c) { return c->id() == server; });
+        if (it == idle_.end()) {
+            same_server_waiters_.emplace_back(server, waiter);
+        } else if ((*it)->holds_sequences_of_another(client)) {
+            // Another client drew from a sequence there since: what this
+            // client had there is gone, and that client's is to be kept.
+            co_return nullptr;
+        } else {
+            idle = std::move(*it);
+            idle_.erase(it);
+        }
     }
     if (idle) {
         // Destroyed outside the lock: freeing its slot takes the lock again.

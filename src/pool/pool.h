@@ -222,8 +222,6 @@ class Pool : public std::enable_shared_from_this<Pool> {
         const boost::asio::any_io_executor& executor, Affinity affinity, bool may_open = true);
     std::unique_ptr<backend::ServerConnection> take_kept_idle(
         const boost::asio::any_io_executor& executor);
-    std::unique_ptr<backend::ServerConnection> take_exact_idle_locked(std::uint64_t server,
-                                                                      std::uint64_t client);
     // False (after logging) for an idle connection the server closed meanwhile.
     static bool usable(backend::ServerConnection& conn);
     static void dispose(std::unique_ptr<backend::ServerConnection> conn);
