@@ -392,33 +392,35 @@ asio::awaitable<std::unique_ptr<ServerConnection>> Pool::acquire_same(
 
 void Pool::release(std::unique_ptr<ServerConnection> conn) {
     conn->last_used_at = Clock::now();
-    std::vector<std::shared_ptr<Waiter>> to_signal;
+    std::shared_ptr<Waiter> same_waiter;  // the hot path allocates nothing
+    std::shared_ptr<Waiter> next_waiter;
     std::unique_ptr<ServerConnection> closing;
     {
         std::lock_guard lock(mu_);
         auto same = std::find_if(same_server_waiters_.begin(), same_server_waiters_.end(),
                                  [&](const auto& w) { return w.first == conn->id(); });
         if (same != same_server_waiters_.end()) {
-            auto waiter = same->second;
+            same_waiter = same->second;
             same_server_waiters_.erase(same);
             // Unless another client drew from a sequence there meanwhile: the
             // waiter's state there is gone (it looks elsewhere now), and that
             // client's is to be kept.
-            if (!conn->holds_sequences_of_another(waiter->owner)) waiter->conn = std::move(conn);
-            to_signal.push_back(std::move(waiter));
+            if (!conn->holds_sequences_of_another(same_waiter->owner)) {
+                same_waiter->conn = std::move(conn);
+            }
         }
         if (conn && !paused_ && !waiters_.empty()) {
-            auto waiter = waiters_.front();
+            next_waiter = waiters_.front();
             waiters_.pop_front();
-            waiter->conn = std::move(conn);
-            to_signal.push_back(std::move(waiter));
+            next_waiter->conn = std::move(conn);
         } else if (conn && conn->last_used_at < close_released_until_) {
             closing = std::move(conn);  // see close_idle_for()
         } else if (conn) {
             idle_.push_back(std::move(conn));
         }
     }
-    for (auto& w : to_signal) signal(w);
+    if (same_waiter) signal(same_waiter);
+    if (next_waiter) signal(next_waiter);
     dispose(std::move(closing));
 }
 
