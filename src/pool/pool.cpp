@@ -20,20 +20,37 @@ using Clock = std::chrono::steady_clock;
 // wait for the pool's open servers before pgmux tries to open another.
 constexpr auto kRefusalBackoff = std::chrono::seconds(1);
 
+// How long after its release an idle server is handed out without asking its
+// socket whether the server closed it meanwhile (see usable()).
+constexpr auto kTrustedIdle = std::chrono::milliseconds(1);
+
 // A client queued for a connection. The thread that frees a connection or a
-// slot hands it over under the pool mutex, then wakes the waiter on the
-// waiter's own executor by cancelling its timer.
+// slot hands it over under the pool mutex and posts one handler to the
+// waiter's executor, which carries on with `done` (resume_waiter). Deadlines
+// (query_wait_timeout) are kept by one timer for the whole queue (see
+// arm_expiry): a timer per wait would cost more than the rest of the wait.
 struct Pool::Waiter {
     asio::any_io_executor executor;
-    asio::steady_timer timer;
+    AcquireCallback done;
+    Affinity affinity;  // for a second look (resume)
+    Clock::time_point deadline;
+    std::uint64_t owner = 0;                 // see cancel_wait()
     std::unique_ptr<ServerConnection> conn;  // handed over by release()
     bool may_connect = false;                // a slot was reserved for it
     bool retry = false;                      // the pool was resumed: look again
     bool cancelled = false;                  // its client cancelled the request
-    std::uint64_t owner = 0;                 // see cancel_wait()
+};
 
-    Waiter(asio::any_io_executor ex, Clock::time_point deadline, std::uint64_t owner = 0)
-        : executor(ex), timer(ex, deadline), owner(owner) {}
+// A client waiting for one particular server (acquire_same): rare, so its
+// own timer both bounds the wait and, cancelled, ends it.
+struct Pool::SameServerWaiter {
+    asio::steady_timer timer;
+    std::uint64_t owner;
+    std::unique_ptr<ServerConnection> conn;  // handed over by release()
+
+    SameServerWaiter(const asio::any_io_executor& ex, Clock::time_point deadline,
+                     std::uint64_t owner)
+        : timer(ex, deadline), owner(owner) {}
 };
 
 Pool::Pool(PoolKey key, PoolSettings settings)
@@ -52,7 +69,67 @@ std::shared_ptr<void> Pool::make_slot() {
 }
 
 void Pool::signal(const std::shared_ptr<Waiter>& w) {
-    asio::post(w->executor, [w] { w->timer.cancel(); });
+    asio::post(w->executor, [self = shared_from_this(), w] { self->resume_waiter(w); });
+}
+
+void Pool::resume_waiter(const std::shared_ptr<Waiter>& w) {
+    auto a = after_wake(w);
+    if (a.cancelled) return w->done(AcquireError{AcquireFailure::kCancelled, {}});
+    if (deliver(a, w->executor, w->affinity, w->deadline, w->done)) return;
+    acquire_async_at(w->executor, w->affinity, w->deadline, std::move(w->done), w->owner);
+}
+
+bool Pool::expiry_needed_locked(const asio::any_io_executor& executor, Clock::time_point deadline) {
+    if (!expiry_timer_) expiry_timer_.emplace(executor);
+    if (expiry_armed_for_ != Clock::time_point{} && expiry_armed_for_ <= deadline) return false;
+    expiry_armed_for_ = deadline;
+    return true;
+}
+
+void Pool::request_expiry() {
+    asio::any_io_executor ex;
+    {
+        std::lock_guard lock(mu_);
+        ex = expiry_timer_->get_executor();
+    }
+    asio::post(ex, [self = shared_from_this()] { self->arm_expiry(); });
+}
+
+void Pool::arm_expiry() {
+    Clock::time_point first{};
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& w : waiters_) {
+            if (first == Clock::time_point{} || w->deadline < first) first = w->deadline;
+        }
+        expiry_armed_for_ = first;  // zero when nobody waits: the next waiter arms it
+    }
+    if (first == Clock::time_point{}) return;
+    // Only this executor touches the timer; a new expiry replaces the old wait.
+    expiry_timer_->expires_at(first);
+    expiry_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (!ec) self->expire_waiters();
+    });
+}
+
+void Pool::expire_waiters() {
+    std::vector<std::shared_ptr<Waiter>> expired;
+    {
+        std::lock_guard lock(mu_);
+        const auto now = Clock::now();
+        for (auto it = waiters_.begin(); it != waiters_.end();) {
+            if ((*it)->deadline <= now) {
+                expired.push_back(std::move(*it));
+                it = waiters_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (auto& w : expired) {
+        asio::post(w->executor, [w] { w->done(AcquireError{AcquireFailure::kTimeout, {}}); });
+    }
+    arm_expiry();
 }
 
 void Pool::wake_first_waiter_locked(std::vector<std::shared_ptr<Waiter>>& to_signal) {
@@ -115,14 +192,20 @@ std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_exec
     return conn;
 }
 
-bool Pool::usable(ServerConnection& conn) {
-    if (conn.looks_alive()) return true;
+bool Pool::usable(ServerConnection& conn, Clock::time_point now) {
+    // Asking the socket costs a system call, as much as a tenth of what
+    // pgmux spends on a short transaction. A server given back within the
+    // last millisecond is trusted without it: the checks that matter catch
+    // a server that died while idle (pg_terminate_backend, a restart,
+    // idle_session_timeout), and those find it idle longer than that. Under
+    // load, where servers are reused within microseconds, the check is skipped.
+    if (now - conn.last_used_at < kTrustedIdle || conn.looks_alive()) return true;
     LOG_INFO << "server connection S" << conn.id() << " was closed while idle; replacing it";
     return false;
 }
 
 std::unique_ptr<ServerConnection> Pool::try_acquire_idle(const asio::any_io_executor& executor,
-                                                         Affinity affinity) {
+                                                         Affinity affinity, Clock::time_point now) {
     for (;;) {
         std::unique_ptr<ServerConnection> conn;
         {
@@ -132,7 +215,7 @@ std::unique_ptr<ServerConnection> Pool::try_acquire_idle(const asio::any_io_exec
         }
         if (!conn) return nullptr;
         // A dead one is destroyed outside the lock: freeing its slot takes it.
-        if (!usable(*conn)) continue;
+        if (!usable(*conn, now)) continue;
         conn->rebind(executor);
         return conn;
     }
@@ -146,7 +229,8 @@ void Pool::dispose(std::unique_ptr<ServerConnection> conn) {
 }
 
 Pool::Attempt Pool::take_or_queue(const asio::any_io_executor& executor, Affinity affinity,
-                                  Clock::time_point deadline, std::uint64_t owner) {
+                                  Clock::time_point deadline, std::uint64_t owner,
+                                  AcquireCallback& done) {
     Attempt a;
     std::lock_guard lock(mu_);
     if (!paused_ && waiters_.empty()) {
@@ -158,8 +242,14 @@ Pool::Attempt Pool::take_or_queue(const asio::any_io_executor& executor, Affinit
         }
     }
     if (!a.conn && !a.connect) {
-        a.waiter = std::make_shared<Waiter>(executor, deadline, owner);
+        // Complete before it is queued: another thread may wake it at once.
+        a.waiter = std::make_shared<Waiter>(Waiter{.executor = executor,
+                                                   .done = std::move(done),
+                                                   .affinity = affinity,
+                                                   .deadline = deadline,
+                                                   .owner = owner});
         waiters_.push_back(a.waiter);
+        a.arm_expiry = expiry_needed_locked(executor, deadline);
     }
     return a;
 }
@@ -173,36 +263,28 @@ Pool::Attempt Pool::after_wake(const std::shared_ptr<Waiter>& waiter) {
         a.connect = true;
     } else if (waiter->cancelled) {
         a.cancelled = true;  // already out of the queue
-    } else if (!waiter->retry) {
-        auto it = std::find(waiters_.begin(), waiters_.end(), waiter);
-        if (it != waiters_.end()) waiters_.erase(it);
-        a.timed_out = true;
     }
-    return a;
+    return a;  // else: retry (resume)
 }
 
 asio::awaitable<AcquireResult> Pool::acquire(asio::any_io_executor executor, Affinity affinity,
                                              std::chrono::milliseconds wait_timeout,
                                              std::uint64_t owner) {
-    const auto deadline = Clock::now() + wait_timeout;
-    for (;;) {
-        auto a = take_or_queue(executor, affinity, deadline, owner);
-        if (a.waiter) {
-            co_await a.waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-            a = after_wake(a.waiter);
-            if (a.timed_out) co_return AcquireError{AcquireFailure::kTimeout, {}};
-            if (a.cancelled) co_return AcquireError{AcquireFailure::kCancelled, {}};
-        }
-        if (a.connect) {
-            auto opened = co_await connect_new(executor);
-            if (auto* failed = std::get_if<AcquireError>(&opened)) {
-                if (auto kept = take_kept_idle(executor)) co_return kept;
-                if (failed->may_wait_for_release) continue;  // queued next time round
-            }
-            co_return opened;
-        }
-        if (auto conn = take_usable(a, executor)) co_return conn;
-    }
+    // acquire_async() as an awaitable. The result is posted: acquire_async()
+    // may finish at once, and a coroutine is not resumed from inside the
+    // operation that suspends it.
+    auto initiate = [self = shared_from_this(), executor, affinity, wait_timeout,
+                     owner](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        self->acquire_async(
+            executor, affinity, wait_timeout,
+            [h, executor](AcquireResult r) {
+                asio::post(executor, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+            },
+            owner);
+    };
+    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(AcquireResult)>(
+        initiate, asio::use_awaitable);
 }
 
 std::unique_ptr<ServerConnection> Pool::take_kept_idle(const asio::any_io_executor& executor) {
@@ -254,20 +336,10 @@ void Pool::cancel_wait(std::uint64_t owner) {
 void Pool::acquire_async_at(asio::any_io_executor executor, Affinity affinity,
                             Clock::time_point deadline, AcquireCallback done, std::uint64_t owner) {
     for (;;) {
-        auto a = take_or_queue(executor, affinity, deadline, owner);
+        auto a = take_or_queue(executor, affinity, deadline, owner, done);
         if (a.waiter) {
-            // Same steps as acquire(), as a handler: no coroutine per wait.
-            auto waiter = a.waiter;
-            waiter->timer.async_wait([self = shared_from_this(), waiter, executor, affinity,
-                                      deadline, owner,
-                                      done = std::move(done)](boost::system::error_code) mutable {
-                auto woken = self->after_wake(waiter);
-                if (woken.timed_out) return done(AcquireError{AcquireFailure::kTimeout, {}});
-                if (woken.cancelled) return done(AcquireError{AcquireFailure::kCancelled, {}});
-                if (self->deliver(woken, executor, affinity, deadline, done)) return;
-                self->acquire_async_at(executor, affinity, deadline, std::move(done), owner);
-            });
-            return;
+            if (a.arm_expiry) request_expiry();
+            return;  // signal() or expire_waiters() carries on
         }
         if (deliver(a, executor, affinity, deadline, done)) return;
     }
@@ -359,7 +431,7 @@ asio::awaitable<AcquireResult> Pool::connect_new(asio::any_io_executor executor)
 asio::awaitable<std::unique_ptr<ServerConnection>> Pool::acquire_same(
     asio::any_io_executor executor, std::uint64_t server, std::chrono::milliseconds patience,
     std::uint64_t client) {
-    auto waiter = std::make_shared<Waiter>(executor, Clock::now() + patience, client);
+    auto waiter = std::make_shared<SameServerWaiter>(executor, Clock::now() + patience, client);
     std::unique_ptr<ServerConnection> idle;
     {
         std::lock_guard lock(mu_);
@@ -392,7 +464,7 @@ asio::awaitable<std::unique_ptr<ServerConnection>> Pool::acquire_same(
 
 void Pool::release(std::unique_ptr<ServerConnection> conn) {
     conn->last_used_at = Clock::now();
-    std::shared_ptr<Waiter> same_waiter;  // the hot path allocates nothing
+    std::shared_ptr<SameServerWaiter> same_waiter;  // the hot path allocates nothing
     std::shared_ptr<Waiter> next_waiter;
     std::unique_ptr<ServerConnection> closing;
     {
@@ -419,7 +491,9 @@ void Pool::release(std::unique_ptr<ServerConnection> conn) {
             idle_.push_back(std::move(conn));
         }
     }
-    if (same_waiter) signal(same_waiter);
+    if (same_waiter) {
+        asio::post(same_waiter->timer.get_executor(), [w = same_waiter] { w->timer.cancel(); });
+    }
     if (next_waiter) signal(next_waiter);
     dispose(std::move(closing));
 }

@@ -114,9 +114,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
     // The same without waiting: an idle connection that looks alive, or
     // nullptr when there is none to take right now (the caller then calls
-    // acquire). Never ahead of clients already waiting.
+    // acquire). Never ahead of clients already waiting. `now`: the caller's
+    // clock reading (see usable()).
     std::unique_ptr<backend::ServerConnection> try_acquire_idle(
-        const boost::asio::any_io_executor& executor, Affinity affinity);
+        const boost::asio::any_io_executor& executor, Affinity affinity,
+        std::chrono::steady_clock::time_point now);
 
     // Waits up to `patience` for exactly `server` (busy with another client)
     // to be released; nullptr when it is not (closed, still busy, or kept
@@ -186,19 +188,32 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   private:
     struct Waiter;
+    struct SameServerWaiter;
     // One look at the pool on a client's behalf: a connection to take, a
     // slot to open one in, or a place in the queue. After the queued client
-    // was woken: one of the first two, a timeout, or none (look again).
+    // was woken: one of the first two, a cancellation, or none (look again).
     struct Attempt {
         std::unique_ptr<backend::ServerConnection> conn;
         bool connect = false;
         std::shared_ptr<Waiter> waiter;
-        bool timed_out = false;
+        bool arm_expiry = false;  // the queue's timer must be (re)armed: request_expiry()
         bool cancelled = false;
     };
+    // Queues a waiter that carries `done` (moved from) when there is nothing to take.
     Attempt take_or_queue(const boost::asio::any_io_executor& executor, Affinity affinity,
-                          std::chrono::steady_clock::time_point deadline, std::uint64_t owner = 0);
+                          std::chrono::steady_clock::time_point deadline, std::uint64_t owner,
+                          AcquireCallback& done);
     Attempt after_wake(const std::shared_ptr<Waiter>& waiter);
+    // A queued waiter, woken by signal(), on its executor.
+    void resume_waiter(const std::shared_ptr<Waiter>& waiter);
+    // The queue's deadlines: one timer, on the executor of the first client
+    // that waited, armed for the earliest deadline while anyone waits.
+    // True when a waiter queued with `deadline` needs it armed (sooner).
+    bool expiry_needed_locked(const boost::asio::any_io_executor& executor,
+                              std::chrono::steady_clock::time_point deadline);
+    void request_expiry();  // posts arm_expiry() to the timer's executor
+    void arm_expiry();      // on the timer's executor
+    void expire_waiters();  // the timer fired: kTimeout for those past their deadline
     void acquire_async_at(boost::asio::any_io_executor executor, Affinity affinity,
                           std::chrono::steady_clock::time_point deadline, AcquireCallback done,
                           std::uint64_t owner = 0);
@@ -216,14 +231,15 @@ class Pool : public std::enable_shared_from_this<Pool> {
     std::shared_ptr<void> make_slot();
     void on_slot_freed();
     void wake_first_waiter_locked(std::vector<std::shared_ptr<Waiter>>& to_signal);
-    static void signal(const std::shared_ptr<Waiter>& w);
+    void signal(const std::shared_ptr<Waiter>& w);
     boost::asio::awaitable<AcquireResult> connect_new(boost::asio::any_io_executor executor);
     std::unique_ptr<backend::ServerConnection> take_idle_locked(
         const boost::asio::any_io_executor& executor, Affinity affinity, bool may_open = true);
     std::unique_ptr<backend::ServerConnection> take_kept_idle(
         const boost::asio::any_io_executor& executor);
     // False (after logging) for an idle connection the server closed meanwhile.
-    static bool usable(backend::ServerConnection& conn);
+    static bool usable(backend::ServerConnection& conn, std::chrono::steady_clock::time_point now =
+                                                            std::chrono::steady_clock::now());
     static void dispose(std::unique_ptr<backend::ServerConnection> conn);
 
     const PoolKey key_;
@@ -244,8 +260,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
     std::vector<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> connecting_ids_;
     std::vector<std::unique_ptr<backend::ServerConnection>> idle_;
     std::deque<std::shared_ptr<Waiter>> waiters_;
+    std::optional<boost::asio::steady_timer> expiry_timer_;     // see arm_expiry()
+    std::chrono::steady_clock::time_point expiry_armed_for_{};  // zero: not armed
     // Clients waiting for one particular server (acquire_same), served first.
-    std::vector<std::pair<std::uint64_t, std::shared_ptr<Waiter>>> same_server_waiters_;
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<SameServerWaiter>>> same_server_waiters_;
     std::map<std::string, ParameterList> login_cache_;  // bounded, see remember_login
     std::unordered_set<std::string> known_statements_;  // bounded, see remember_statement
     // Recently invalidated statements with their epochs (bounded, under mu_).

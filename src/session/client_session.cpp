@@ -193,7 +193,7 @@ bool ClientSession::try_link_server(bool wants_same_server) {
     // Waiting for one particular server is link_server's business.
     if (needs_same_server(wants_same_server)) return false;
     const auto started = Clock::now();
-    auto conn = pool_->try_acquire_idle(socket_.get_executor(), affinity());
+    auto conn = pool_->try_acquire_idle(socket_.get_executor(), affinity(), started);
     if (!conn) return false;
     const auto linked = Clock::now();
     worker_.borrows.record(pool_.get(), linked - started);

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "pool/pool.h"
@@ -106,6 +107,9 @@ TEST(PoolAcquireAsync, ADeadIdleConnectionIsSkipped) {
     auto pool = make_pool(0);
     pool->release(fake.connect(io, 1));
     fake.peer.close();  // the server went away while the connection was idle
+    // Idle long enough to be asked (one released within the last
+    // millisecond is handed out without the system call: see Pool::usable).
+    std::this_thread::sleep_for(5ms);
     Outcome out;
     pool->acquire_async(io.get_executor(), {}, 50ms, record(out));
     io.run_for(300ms);
