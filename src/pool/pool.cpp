@@ -80,7 +80,7 @@ void Pool::resume_waiter(const std::shared_ptr<Waiter>& w) {
 }
 
 bool Pool::expiry_needed_locked(const asio::any_io_executor& executor, Clock::time_point deadline) {
-    if (!expiry_timer_) expiry_timer_.emplace(executor);
+    if (!expiry_executor_) expiry_executor_ = executor;
     if (expiry_armed_for_ != Clock::time_point{} && expiry_armed_for_ <= deadline) return false;
     expiry_armed_for_ = deadline;
     return true;
@@ -90,24 +90,30 @@ void Pool::request_expiry() {
     asio::any_io_executor ex;
     {
         std::lock_guard lock(mu_);
-        ex = expiry_timer_->get_executor();
+        ex = *expiry_executor_;
     }
     asio::post(ex, [self = shared_from_this()] { self->arm_expiry(); });
 }
 
 void Pool::arm_expiry() {
     Clock::time_point first{};
+    asio::any_io_executor ex;
     {
         std::lock_guard lock(mu_);
         for (const auto& w : waiters_) {
             if (first == Clock::time_point{} || w->deadline < first) first = w->deadline;
         }
         expiry_armed_for_ = first;  // zero when nobody waits: the next waiter arms it
+        ex = *expiry_executor_;
     }
+    // Only this executor touches the timers. The pending wait owns its timer
+    // (the pool only observes it): a timer must not outlive its io_context,
+    // and the pool outlives the workers' at shutdown.
+    if (auto old = expiry_timer_.lock()) old->cancel();
     if (first == Clock::time_point{}) return;
-    // Only this executor touches the timer; a new expiry replaces the old wait.
-    expiry_timer_->expires_at(first);
-    expiry_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    auto timer = std::make_shared<asio::steady_timer>(ex, first);
+    expiry_timer_ = timer;
+    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code ec) {
         if (!ec) self->expire_waiters();
     });
 }

@@ -260,7 +260,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
     std::vector<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> connecting_ids_;
     std::vector<std::unique_ptr<backend::ServerConnection>> idle_;
     std::deque<std::shared_ptr<Waiter>> waiters_;
-    std::optional<boost::asio::steady_timer> expiry_timer_;     // see arm_expiry()
+    // See arm_expiry(). The executor is set once (under mu_); the timer is
+    // only touched there.
+    std::optional<boost::asio::any_io_executor> expiry_executor_;
+    std::weak_ptr<boost::asio::steady_timer> expiry_timer_;
     std::chrono::steady_clock::time_point expiry_armed_for_{};  // zero: not armed
     // Clients waiting for one particular server (acquire_same), served first.
     std::vector<std::pair<std::uint64_t, std::shared_ptr<SameServerWaiter>>> same_server_waiters_;

@@ -1,5 +1,6 @@
 """Pool behaviour: session mode, transaction mode over one server connection,
 waiting clients, query_wait_timeout and max_client_conn."""
+import signal
 import threading
 import time
 
@@ -156,6 +157,35 @@ def test_query_wait_timeout_gives_error_not_hang(pgmux, database):
             assert later.execute("SELECT 'served'").fetchone()[0] == "served"
     finally:
         holder.close()
+
+
+def test_sigterm_after_clients_waited_exits_promptly(pgmux, database):
+    # Clients that queued for a server leave the queue's deadline timer
+    # behind, living on a worker; pgmux still stops within moments of SIGTERM.
+    proxy = pgmux(pool_size=1)
+    holder = connect(proxy.endpoint, database, autocommit=False)
+    served = []
+    try:
+        holder.execute("SELECT 1")  # the only server is taken
+        waiters = [connect(proxy.endpoint, database) for _ in range(3)]
+        threads = [threading.Thread(target=lambda c=c: served.append(
+            c.execute("SELECT 'waited'").fetchone()[0])) for c in waiters]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)  # all three queue behind the holder
+        holder.commit()
+        for t in threads:
+            t.join(timeout=10)
+        assert served == ["waited"] * 3
+        for c in waiters:
+            c.close()
+    finally:
+        holder.close()
+    proxy.expect_exit = True
+    t0 = time.monotonic()
+    proxy.signal(signal.SIGTERM)
+    assert proxy.wait_exit(5) == 0, proxy.log_text()[-2000:]
+    assert time.monotonic() - t0 < 3
 
 
 def test_max_client_conn_refuses_with_53300(pgmux, database):
