@@ -147,6 +147,26 @@ def print_throughput(results, modes, clients, names):
                    f"{fmt_ratio(tps.get('pgmux'), tps.get('forwarder'))} |" if floor else ""))
 
 
+def print_round_ratios(results, modes, clients, names):
+    """pgmux/PgBouncer per round. The two run back to back within a round, so
+    their ratio pairs like with like; its spread over the rounds shows how far
+    a median ratio can be trusted (consecutive runs of one binary scatter by
+    10 % or more on two shared cores)."""
+    if "pgmux" not in names or "pgbouncer" not in names:
+        return
+    print("\n## pgmux/pgbouncer per round\n")
+    print("| mode | clients | per round | min | max |")
+    print("|---|---|---|---|---|")
+    for mode in modes:
+        for n in clients:
+            pairs = zip(results[(mode, n, "pgmux")], results[(mode, n, "pgbouncer")])
+            ratios = [m["tps"] / b["tps"] for m, b in pairs if m["ok"] and b["ok"] and b["tps"]]
+            if not ratios:
+                continue
+            shown = ", ".join(f"{r:.2f}x" for r in ratios)
+            print(f"| {mode} | {n} | {shown} | {min(ratios):.2f}x | {max(ratios):.2f}x |")
+
+
 def print_parses(results, modes, clients):
     """Parse messages per 1,000 transactions through pgmux (issue 5)."""
     rows = []
@@ -320,6 +340,7 @@ def main():
               f"{'its Unix-domain socket' if a.upstream_socket else 'TCP'}")
         if results:
             print_throughput(results, modes, clients, names)
+            print_round_ratios(results, modes, clients, names)
             print_parses(results, modes, clients)
         if idle:
             print_idle(idle, a.idle_clients)
