@@ -227,7 +227,7 @@ ClientSession::ClientBytes ClientSession::handle_client_bytes(std::string_view d
             // The lingering server serves the client's next transaction, and
             // shows whether the client reads what its INSERT drew.
             lingering_ = false;
-            if (!reads_sequence_values_ && !reads_sequence_state(f)) sequence_probe_done_ = true;
+            if (sequence_draws_.probing()) sequence_draws_.on_probe_answer(reads_sequence_state(f));
         }
         rewritten.clear();
         forward_verbatim_ = false;
@@ -348,7 +348,7 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
             if (n == client_name) taken = p != nullptr;
         }
         if (taken) return 0;
-        if (!may_hold_sequence_values_) note_sequence_draw(*query, false);
+        if (!sequence_draws_.may_hold_values()) note_sequence_draw(*query, false);
         auto made = std::const_pointer_cast<statements::PreparedStatement>(
             statements::make_prepared_statement(*query, *types, classify(*query), search_path()));
         made->invalidation_epoch = pool_->invalidation_epoch();
@@ -374,22 +374,13 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
 }
 
 void ClientSession::note_sequence_draw(std::string_view sql, bool runs) {
-    if (!parser::may_draw_from_sequences(sql)) return;
-    may_hold_sequence_values_ = true;
-    if (!runs) return;  // a Parse: it runs at Bind
-    drew_in_transaction_ = true;
-    draw_unread_ = true;
-}
-
-bool ClientSession::watches_sequence_draws() const {
-    // Until the client showed it never reads what it drew (see relay's linger).
-    return may_hold_sequence_values_ && (reads_sequence_values_ || !sequence_probe_done_);
+    if (parser::may_draw_from_sequences(sql)) sequence_draws_.on_possible_draw(runs);
 }
 
 bool ClientSession::reads_sequence_state(const protocol::Frame& f) {
     // A Query is classified here for on_query (the answer is kept): free.
     // Parse and Bind are looked at only by clients with sequence state.
-    if (f.type != msg::kQuery && !may_hold_sequence_values_ &&
+    if (f.type != msg::kQuery && !sequence_draws_.may_hold_values() &&
         !(state_ && state_->sequence_state_used())) {
         return false;
     }
@@ -422,8 +413,8 @@ bool ClientSession::reads_sequence_state(const protocol::Frame& f) {
     if (!c) return false;
     for (const auto& st : c->statements) {
         if (st.sequence_read) {
-            draw_unread_ = false;  // read now (where it runs is link_server's business)
-            return reads_sequence_values_ = true;
+            sequence_draws_.on_read();  // where it runs is link_server's business
+            return true;
         }
     }
     return false;
@@ -470,7 +461,9 @@ void ClientSession::on_query(const protocol::Frame& f, std::string& to_server) {
     // A simple Query destroys the unnamed statement, on the server as for the client.
     unnamed_.reset();
     server_->unnamed_owner = 0;
-    if (!may_hold_sequence_values_ || watches_sequence_draws()) note_sequence_draw(sql, true);
+    if (!sequence_draws_.may_hold_values() || sequence_draws_.watching()) {
+        note_sequence_draw(sql, true);
+    }
     auto classification = classify(sql);
     if (classification && !pin_policy_allows(*classification, true, to_server)) return;
     // ROLLBACK [TO SAVEPOINT] first: what follows runs even in a failed transaction.
@@ -589,7 +582,7 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
         forward_unnamed_parse(f, to_server, unnamed_);
         return;
     }
-    if (!may_hold_sequence_values_) note_sequence_draw(*query, false);
+    if (!sequence_draws_.may_hold_values()) note_sequence_draw(*query, false);
     auto classification = classify(*query);
     if (classification && !pin_policy_allows(*classification, false, to_server)) return;
     std::vector<std::shared_ptr<const statements::PreparedStatement>> depends_on;
@@ -848,7 +841,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
             return;
         }
         remember_portal(*portal, unnamed_->classification, rest, unnamed_->param_types);
-        if (watches_sequence_draws()) note_sequence_draw(unnamed_->query, true);
+        if (sequence_draws_.watching()) note_sequence_draw(unnamed_->query, true);
         batch_bound_ = true;
         expect(PendingReply{.expect = Expect::kBind});
         forward_as_is(f, to_server);
@@ -886,7 +879,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
             it->second = std::move(renewed);
         }
     }
-    if (watches_sequence_draws()) note_sequence_draw(ps.query, true);  // PDO's INSERT
+    if (sequence_draws_.watching()) note_sequence_draw(ps.query, true);  // PDO's INSERT
     ensure_prepared(ps, to_server);
     remember_portal(*portal, ps.classification, rest, ps.param_types);
     append_message(

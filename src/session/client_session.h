@@ -33,6 +33,7 @@
 #include "net/tls.h"
 #include "pgmux/pinning/pin_stats.hpp"
 #include "pgmux/pinning/policy.hpp"
+#include "pgmux/pinning/sequence_draws.hpp"
 #include "pgmux/pinning/session_state.hpp"
 #include "pool/pool.h"
 #include "protocol/frame.h"
@@ -247,10 +248,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void attach_server(std::unique_ptr<backend::ServerConnection> conn, Clock::time_point asked,
                        Clock::time_point linked);
     [[nodiscard]] bool reads_sequence_state(const protocol::Frame& f);
-    // Notes a statement that may draw from a sequence (may_hold_sequence_values_),
-    // and that it runs now (Query, Bind) rather than later (Parse).
+    // Notes a statement that may draw from a sequence (sequence_draws_), and
+    // whether it runs now (Query, Bind) rather than later (Parse).
     void note_sequence_draw(std::string_view sql, bool runs);
-    [[nodiscard]] bool watches_sequence_draws() const;
     void start_relay();
     // The time the current batch's requests arrived and were forwarded: the
     // last borrow's if none of them used it yet, else one clock read.
@@ -303,7 +303,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void hand_back_server_at_disconnect();
     void release_server();
     // After a transaction of a client that reads lastval()/currval(): keeps
-    // the server a moment (see drew_in_transaction_); false when not.
+    // the server a moment (see sequence_draws_); false when not.
     bool linger_for_sequence_read();
     void drop_server(const char* why);
 
@@ -357,22 +357,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string_view following_;
     // The Query being handled begins with ROLLBACK [TO SAVEPOINT].
     bool query_leaves_failed_state_ = false;
-    // The client ran INSERT, COPY or MERGE: a column DEFAULT may have drawn
-    // from a sequence, so the backend's lastval()/currval() may be its own
-    // (parser::may_draw_from_sequences). Its server is kept for it like
-    // after an explicit nextval(); it waits for that server (as after
-    // nextval()) only once it was seen to read lastval()/currval(): clients
-    // that take ids from INSERT ... RETURNING never wait.
-    bool may_hold_sequence_values_ = false;
-    bool reads_sequence_values_ = false;
-    // The first such transaction lingers too (a probe): a client whose next
-    // statement does not read lastval()/currval() never lingers again.
-    bool sequence_probe_done_ = false;
-    bool draw_unread_ = false;  // drew since its last lastval()/currval(): its server is kept
-    // Such a client's transaction that may have drawn from a sequence: its
-    // server stays with it for kLinger after the transaction, for the
-    // lastval()/currval() that PDO::lastInsertId() sends right after.
-    bool drew_in_transaction_ = false;
+    // INSERT, COPY and MERGE that may draw from a sequence through a column
+    // DEFAULT, and whether the client reads lastval()/currval() after them
+    // (PDO::lastInsertId): its server is kept for it, and after a transaction
+    // that drew, lingers with it (pinning/sequence_draws.hpp).
+    pinning::SequenceDraws sequence_draws_;
     bool lingering_ = false;
     std::uint64_t linger_generation_ = 0;  // the linger linger_timer_ ends
     std::unique_ptr<boost::asio::steady_timer> linger_timer_;

@@ -589,8 +589,7 @@ void ClientSession::hand_back_server_at_disconnect() {
 }
 
 bool ClientSession::linger_for_sequence_read() {
-    const bool drew = std::exchange(drew_in_transaction_, false);
-    if (!drew || (!reads_sequence_values_ && sequence_probe_done_)) return false;
+    if (!sequence_draws_.linger_after_transaction()) return false;
     // PDO::lastInsertId() (Doctrine) reads lastval()/currval() in the next
     // statement, a moment after the INSERT's transaction: on another backend,
     // or after another client's INSERT on this one, it reads another id.
@@ -624,8 +623,7 @@ void ClientSession::release_server() {
     server_->last_client_id = id_;
     // A client that reads what an INSERT drew (or may: not yet seen not to)
     // keeps this backend's lastval()/currval() until it read them.
-    const bool keeps_draw = draw_unread_ && (reads_sequence_values_ || !sequence_probe_done_);
-    if (keeps_draw || (state_ && state_->sequence_state_used())) {
+    if (sequence_draws_.keeps_server() || (state_ && state_->sequence_state_used())) {
         server_->sequence_owner = id_;
         server_->sequence_owner_alive = weak_from_this();
     } else if (server_->sequence_owner == id_) {
