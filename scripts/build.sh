@@ -7,6 +7,7 @@ build_type="${BUILD_TYPE:-RelWithDebInfo}"
 jobs="${BUILD_JOBS:-2}"
 
 if [[ ! -f "$build_dir/build.ninja" ]]; then
-  cmake -S "$repo_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type"
+  cmake -S "$repo_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
+    -DPGMUX_SANITIZE="${SANITIZE:-}"
 fi
 cmake --build "$build_dir" -j "$jobs"

@@ -1,4 +1,5 @@
 """The startup phase and rarer messages, over a raw socket."""
+import os
 import socket
 import struct
 import time
@@ -226,4 +227,7 @@ def test_slow_client_gets_a_large_result_with_bounded_buffering(proxy, database)
             elif kind == b"Z":
                 break
         assert data_rows == rows
-    assert peak - before < 16 * 1024, f"pgmux grew by {peak - before} kB for a 40 MB result"
+    # Under AddressSanitizer (SANITIZE=... scripts/test.sh) freed memory sits in its
+    # quarantine: the RSS would measure the sanitizer. The run without it checks the bound.
+    if not os.environ.get("PGMUX_SANITIZE"):
+        assert peak - before < 16 * 1024, f"pgmux grew by {peak - before} kB for a 40 MB result"

@@ -137,7 +137,8 @@ TEST(ReplyTracker, MultiStatementQueryMatchesStatementsInOrder) {
     ASSERT_EQ(cls->statements.size(), 3u);
     ReplyTracker t;
     t.expect({.expect = Expect::kQuery, .classification = cls});
-    auto v = t.on_server_message('C', std::string("SET\0", 4));
+    const std::string set_tag("SET\0", 4);  // the verdict's command_tag points into it
+    auto v = t.on_server_message('C', set_tag);
     ASSERT_EQ(v.event.kind, ReplyEvent::Kind::kStatementDone);
     EXPECT_EQ(v.event.statement, &cls->statements[0]);
     EXPECT_EQ(v.event.command_tag, "SET");
