@@ -42,7 +42,15 @@ asio::awaitable<boost::system::error_code> connect_to_server(tcp::socket& socket
     if (cec) co_return cec;
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    co_return boost::system::error_code{};
+    // Asio registered the descriptor for writability to wait for the
+    // connect, and keeps that registration for good: every ACK then wakes
+    // the reactor and makes the next read of the socket a speculative recv
+    // that mostly finds nothing. A fresh registration is for reading only.
+    const auto protocol = ep.protocol();
+    const int fd = socket.release(ignored);
+    if (ignored) co_return ignored;
+    socket.assign(protocol, fd, ignored);
+    co_return ignored;
 }
 
 }  // namespace pgmux::net
