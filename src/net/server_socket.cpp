@@ -43,9 +43,11 @@ asio::awaitable<boost::system::error_code> connect_to_server(tcp::socket& socket
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     // Asio registered the descriptor for writability to wait for the
-    // connect, and keeps that registration for good: every ACK then wakes
-    // the reactor and makes the next read of the socket a speculative recv
-    // that mostly finds nothing. A fresh registration is for reading only.
+    // connect and keeps that registration for good. epoll then reports a
+    // reply that a read already took as "writable" (edge-triggered: the
+    // arrival woke it), each report a useless pass of the event loop. A
+    // fresh registration is for reading only; a blocked write adds
+    // writability again when it needs it.
     const auto protocol = ep.protocol();
     const int fd = socket.release(ignored);
     if (ignored) co_return ignored;
