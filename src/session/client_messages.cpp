@@ -149,6 +149,12 @@ void ClientSession::expect(PendingReply&& reply) {
     if (synthesized) emit_synthesized();
 }
 
+void ClientSession::expect(Expect plain) {
+    tracker_.expect(plain);
+    if (tracker_.has_skipped()) [[unlikely]]
+        undo_skipped();
+}
+
 void ClientSession::emit_synthesized() {
     std::string bytes;
     if (tracker_.take_synthesized(bytes)) out_.send(bytes);
@@ -281,7 +287,7 @@ void ClientSession::dispatch_client_message(const protocol::Frame& f, std::strin
                 on_execute(f, to_server);
                 break;
             case msg::kSync:
-                expect(PendingReply{.expect = Expect::kSync});
+                expect(Expect::kSync);
                 unsynced_ = false;
                 batch_bound_ = false;
                 unnamed_parsed_in_batch_ = false;
@@ -292,7 +298,7 @@ void ClientSession::dispatch_client_message(const protocol::Frame& f, std::strin
                 forward_as_is(f, to_server);
                 break;
             case msg::kFunctionCall:
-                expect(PendingReply{.expect = Expect::kFunctionCall});
+                expect(Expect::kFunctionCall);
                 forward_as_is(f, to_server);
                 break;
             case msg::kFlush:
@@ -426,20 +432,20 @@ bool ClientSession::forward_in_session_mode(const protocol::Frame& f) {
     // are (pgmux only records which replies to expect).
     switch (f.type) {
         case msg::kParse:
-            expect(PendingReply{.expect = Expect::kParse});
+            expect(Expect::kParse);
             break;
         case msg::kBind:
-            expect(PendingReply{.expect = Expect::kBind});
+            expect(Expect::kBind);
             break;
         case msg::kDescribe:
-            expect(PendingReply{.expect = Expect::kDescribe});
+            expect(Expect::kDescribe);
             break;
         case msg::kClose:
-            expect(PendingReply{.expect = Expect::kClose});
+            expect(Expect::kClose);
             break;
         case msg::kExecute:
             proxy_.counters.queries.fetch_add(1, std::memory_order_relaxed);
-            expect(PendingReply{.expect = Expect::kExecute});
+            expect(Expect::kExecute);
             break;
         case msg::kQuery: {
             proxy_.counters.queries.fetch_add(1, std::memory_order_relaxed);
@@ -571,7 +577,7 @@ void ClientSession::on_parse(const protocol::Frame& f, std::string& to_server) {
     const auto query = r.cstr();
     const auto types = r.bytes(r.remaining());
     if (!name || !query || !types || !valid_param_types(*types)) {
-        expect(PendingReply{.expect = Expect::kParse});
+        expect(Expect::kParse);
         forward_as_is(f, to_server);  // malformed: the server reports it
         return;
     }
@@ -830,7 +836,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
     const auto portal = r.cstr();
     const auto stmt = r.cstr();
     if (!portal || !stmt) {
-        expect(PendingReply{.expect = Expect::kBind});
+        expect(Expect::kBind);
         forward_as_is(f, to_server);
         return;
     }
@@ -843,7 +849,7 @@ void ClientSession::on_bind(const protocol::Frame& f, std::string& to_server) {
         remember_portal(*portal, unnamed_->classification, rest, unnamed_->param_types);
         if (sequence_draws_.watching()) note_sequence_draw(unnamed_->query, true);
         batch_bound_ = true;
-        expect(PendingReply{.expect = Expect::kBind});
+        expect(Expect::kBind);
         forward_as_is(f, to_server);
         if (unnamed_->classification && drops_statements(*unnamed_->classification)) {
             drop_statements_at_bind(*unnamed_->classification);
@@ -907,7 +913,7 @@ void ClientSession::on_describe(const protocol::Frame& f, std::string& to_server
     const auto kind = r.byte();
     const auto name = r.cstr();
     if (!kind || !name || *kind != 'S') {
-        expect(PendingReply{.expect = Expect::kDescribe});
+        expect(Expect::kDescribe);
         forward_as_is(f, to_server);
         return;
     }
@@ -916,7 +922,7 @@ void ClientSession::on_describe(const protocol::Frame& f, std::string& to_server
             fail_on_server("26000", "unnamed prepared statement does not exist", to_server);
             return;
         }
-        expect(PendingReply{.expect = Expect::kDescribe});
+        expect(Expect::kDescribe);
         forward_as_is(f, to_server);
         return;
     }

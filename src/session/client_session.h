@@ -224,6 +224,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // The same with a complete ErrorResponse message.
     void fail_on_server(std::string error, std::string& to_server);
     void expect(PendingReply&& reply);
+    void expect(Expect plain);  // PendingReply{.expect = plain}, without building one
     void emit_synthesized();
     [[nodiscard]] std::shared_ptr<const parser::Classification> classify(std::string_view sql);
     // reads_sequence_state() classifies a Query before link_server(); on_query

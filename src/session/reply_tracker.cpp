@@ -62,7 +62,22 @@ void TrackedReply::assign(PendingReply&& r) {
     }
 }
 
-void ReplyRing::push(PendingReply&& r) {
+void TrackedReply::assign_plain(Expect e) noexcept {
+    expect = e;
+    action = Action::kForward;
+    inspect = Inspect::kNone;
+    next_statement = 0;
+    statement_key = 0;
+    unnamed_token = 0;
+    previous_token = 0;
+    // A slot given up by pop_into() is empty already; one emptied by pop() too.
+    if (classification) classification.reset();
+    if (bind_values) bind_values.reset();
+    if (previous) previous.reset();
+    if (detail) detail.reset();
+}
+
+TrackedReply& ReplyRing::next_slot() {
     if (count_ == slots_.size()) {
         // Copies into new slots and keeps the old ones intact until the next
         // reply: a verdict being handled may point into them.
@@ -73,8 +88,9 @@ void ReplyRing::push(PendingReply&& r) {
         previous_slots_.push_back(std::exchange(slots_, std::move(grown)));
         head_ = 0;
     }
-    slots_[(head_ + count_) & (slots_.size() - 1)].assign(std::move(r));
+    TrackedReply& slot = slots_[(head_ + count_) & (slots_.size() - 1)];
     ++count_;
+    return slot;
 }
 
 void ReplyRing::pop_into(TrackedReply& into) noexcept {
@@ -87,6 +103,7 @@ void ReplyRing::pop() noexcept {
     TrackedReply& slot = slots_[head_];
     slot.classification.reset();
     slot.bind_values.reset();
+    slot.previous.reset();
     slot.detail.reset();
     head_ = (head_ + 1) & (slots_.size() - 1);
     --count_;
@@ -135,6 +152,12 @@ void ReplyTracker::fail_until_sync() {
     }
     // No Sync sent yet: what the client sends until it is skipped as well.
     skipping_ = pending_.empty();
+}
+
+void ReplyTracker::expect(Expect e) {
+    if (skipping_) [[unlikely]]
+        return expect(PendingReply{.expect = e});
+    pending_.push_plain(e);
 }
 
 void ReplyTracker::expect(PendingReply&& reply) {

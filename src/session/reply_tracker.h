@@ -109,6 +109,9 @@ struct TrackedReply {
 
     // Takes over a request (a slot is reused, not rebuilt).
     void assign(PendingReply&& r);
+    // A request the client made whose replies are simply forwarded: the
+    // common case, without building a PendingReply.
+    void assign_plain(Expect e) noexcept;
 
     Expect expect = Expect::kQuery;
     Action action = Action::kForward;
@@ -174,7 +177,8 @@ struct Verdict {
 // costs no allocation once the ring has grown to the session's pipeline depth.
 class ReplyRing {
   public:
-    void push(PendingReply&& r);
+    void push(PendingReply&& r) { next_slot().assign(std::move(r)); }
+    void push_plain(Expect e) { next_slot().assign_plain(e); }
     [[nodiscard]] TrackedReply& front() noexcept { return slots_[head_]; }
     [[nodiscard]] const TrackedReply& front() const noexcept { return slots_[head_]; }
     // Moves the head into `into` (or drops it) and advances.
@@ -188,6 +192,9 @@ class ReplyRing {
     }
 
   private:
+    // The slot behind the last entry, counted in; grows the ring when full.
+    TrackedReply& next_slot();
+
     std::vector<TrackedReply> slots_;  // capacity is a power of two
     // Slots replaced since the last reply (a verdict may point into them).
     std::vector<std::vector<TrackedReply>> previous_slots_;
@@ -202,6 +209,8 @@ class ReplyTracker {
     // Sync, not sent yet), extended-protocol requests get no answer: they are
     // reported as skipped instead (see take_skipped).
     void expect(PendingReply&& reply);
+    // The same for PendingReply{.expect = e}, on the hot path.
+    void expect(Expect e);
     [[nodiscard]] bool empty() const noexcept { return pending_.empty(); }
     [[nodiscard]] std::size_t size() const noexcept { return pending_.size(); }
     void clear() noexcept {

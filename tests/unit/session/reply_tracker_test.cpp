@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "pgmux/parser/classifier.hpp"
+#include "statements/prepared_statement.h"
 
 namespace pgmux::session {
 namespace {
@@ -142,7 +143,7 @@ TEST(ReplyTracker, MultiStatementQueryMatchesStatementsInOrder) {
     ASSERT_EQ(v.event.kind, ReplyEvent::Kind::kStatementDone);
     EXPECT_EQ(v.event.statement, &cls->statements[0]);
     EXPECT_EQ(v.event.command_tag, "SET");
-    t.on_server_message('T', "");
+    (void)t.on_server_message('T', "");
     v = t.on_server_message('C', std::string("SELECT 1\0", 9));
     EXPECT_EQ(v.event.statement, &cls->statements[1]);
     v = t.on_server_message('E', "");
@@ -163,7 +164,7 @@ TEST(ReplyTracker, ParseOutcomeReportsStatementNames) {
     auto v = t.on_server_message('E', "");
     EXPECT_EQ(v.failed_client_statement(), "s1");
     EXPECT_EQ(v.failed_server_statement(), "pgmux_x");
-    t.on_server_message('Z', "I");
+    (void)t.on_server_message('Z', "I");
 
     t.expect({.expect = Expect::kParse, .parsed_name = "pgmux_y"});
     v = t.on_server_message('1', "");
@@ -227,6 +228,65 @@ TEST(ReplyTracker, RequestsSentWhileTheServerSkipsGetNoReplies) {
     EXPECT_TRUE(t.empty());
 }
 
+TEST(ReplyTracker, PlainEntriesReuseSlotsWithoutWhatTheirPredecessorsCarried) {
+    // expect(Expect) fills a ring slot in place: nothing of the richer entry
+    // that used the slot before may stay behind, whether that entry was
+    // answered (retired) or skipped after an error (dropped).
+    parser::Classifier c(16);
+    const auto cls = c.classify("SET x = 1");
+    const auto values = std::make_shared<const std::vector<std::optional<std::string>>>(
+        std::vector<std::optional<std::string>>{"1"});
+    const auto previous = std::make_shared<const statements::PreparedStatement>();
+    const auto rich = [&](Expect e) {
+        return PendingReply{.expect = e,
+                            .classification = cls,
+                            .parsed_name = "pgmux_x",
+                            .bind_values = values,
+                            .previous = previous};
+    };
+    ReplyTracker t;
+    for (int round = 0; round < 6; ++round) {  // goes round the ring's four slots
+        t.expect(Expect::kExecute);
+        t.expect(rich(Expect::kParse));  // dropped: the Execute fails
+        t.expect(rich(Expect::kBind));   // dropped as well
+        t.expect(Expect::kSync);
+        EXPECT_EQ(run(t, {{'E', ""}, {'Z', "I"}}), "EZ");
+        (void)t.take_skipped();
+        t.expect(rich(Expect::kParse));  // answered
+        t.expect(Expect::kSync);
+        EXPECT_EQ(run(t, {{'1', ""}, {'Z', "I"}}), "1Z");
+
+        for (const Expect e : {Expect::kParse, Expect::kBind, Expect::kExecute}) t.expect(e);
+        t.expect(Expect::kSync);
+        for (const char reply : {'1', '2', 'C'}) {
+            const auto v = t.on_server_message(reply, std::string("SELECT 1\0", 9));
+            EXPECT_TRUE(v.forward);
+            EXPECT_FALSE(v.parse_completed);  // no server-side name left over
+            ASSERT_NE(v.entry, nullptr);
+            EXPECT_EQ(v.entry->classification, nullptr);
+            EXPECT_EQ(v.entry->bind_values, nullptr);
+            EXPECT_EQ(v.entry->previous, nullptr);
+            EXPECT_EQ(v.entry->detail, nullptr);
+        }
+        EXPECT_EQ(run(t, {{'Z', "I"}}), "Z");
+        EXPECT_TRUE(t.empty());
+    }
+}
+
+TEST(ReplyTracker, PlainParseSentWhileTheServerSkipsIsReported) {
+    ReplyTracker t;
+    t.expect(Expect::kExecute);
+    (void)t.on_server_message('E', "");
+    t.expect(Expect::kParse);  // skipped by the server: its bookkeeping is undone
+    t.expect(Expect::kBind);
+    const auto skipped = t.take_skipped();
+    ASSERT_EQ(skipped.size(), 1u);
+    EXPECT_EQ(skipped[0].expect, Expect::kParse);
+    t.expect(Expect::kSync);
+    EXPECT_EQ(run(t, {{'Z', "I"}}), "Z");
+    EXPECT_TRUE(t.empty());
+}
+
 TEST(ReplyTracker, PortalSuspendedEndsAnExecute) {
     ReplyTracker t;
     t.expect({.expect = Expect::kExecute});
@@ -267,7 +327,7 @@ TEST(ReplyTracker, VerdictStaysReadableWhileNewRequestsGrowTheRing) {
     for (int i = 0; i < 9; ++i) t.expect({.expect = Expect::kQuery});
     EXPECT_EQ(v.failed_client_statement(), "s1");
     EXPECT_EQ(v.failed_server_statement(), "pgmux_a");
-    t.on_server_message('Z', "I");
+    (void)t.on_server_message('Z', "I");
     v = t.on_server_message('E', "");  // the Query's error: its text shifts come along
     for (int i = 0; i < 9; ++i) t.expect({.expect = Expect::kQuery});
     ASSERT_NE(v.text_shifts(), nullptr);
