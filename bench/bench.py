@@ -186,8 +186,11 @@ def print_parses(results, modes, clients):
                         f"{per('pgmux_server_parses_total')} | {per('pgmux_parses_saved_total')} |")
     if not rows:
         return
-    print("\n## pgmux: named-statement parses per 1,000 transactions\n")
-    print("| mode | clients | transactions | client parses | parses sent to servers | parses saved |")
+    print("\n## pgmux: Parse messages per 1,000 transactions\n")
+    print("Client parses count unnamed statements too (pgbench -M extended sends one per "
+          "transaction); the other two columns count named statements only.\n")
+    print("| mode | clients | transactions | client parses | named parses sent to servers "
+          "| named parses saved |")
     print("|---|---|---|---|---|---|")
     for row in rows:
         print(row)
