@@ -155,8 +155,8 @@ def print_round_ratios(results, modes, clients, names):
     if "pgmux" not in names or "pgbouncer" not in names:
         return
     print("\n## pgmux/pgbouncer per round\n")
-    print("| mode | clients | per round | min | max |")
-    print("|---|---|---|---|---|")
+    print("| mode | clients | per round | median | min | max |")
+    print("|---|---|---|---|---|---|")
     for mode in modes:
         for n in clients:
             pairs = zip(results[(mode, n, "pgmux")], results[(mode, n, "pgbouncer")])
@@ -164,7 +164,8 @@ def print_round_ratios(results, modes, clients, names):
             if not ratios:
                 continue
             shown = ", ".join(f"{r:.2f}x" for r in ratios)
-            print(f"| {mode} | {n} | {shown} | {min(ratios):.2f}x | {max(ratios):.2f}x |")
+            print(f"| {mode} | {n} | {shown} | {statistics.median(ratios):.2f}x | "
+                  f"{min(ratios):.2f}x | {max(ratios):.2f}x |")
 
 
 def print_parses(results, modes, clients):
