@@ -103,6 +103,7 @@ boost::asio::awaitable<SecretLookup> AuthSource::find(boost::asio::any_io_execut
     t.tls = {config.server_tls_sslmode, config.server_tls};
     t.connect_timeout = to_ms(config.server_connect_timeout);
     t.max_message_bytes = config.max_message_bytes;
+    t.tcp = config.tcp;
     request.query = config.auth_query;
     request.user = user;
     request.timeout = to_ms(config.client_login_timeout);

@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 
 #include "net/server_socket.h"
+#include "net/tcp_options.h"
 #include "pgmux/auth/crypto.hpp"
 #include "protocol/frame.h"
 #include "protocol/wire.h"
@@ -64,6 +65,7 @@ asio::awaitable<ServerConnection::ConnectResult> ServerConnection::connect(
         co_return ConnectError{"cannot connect to " + where + ": " + ec.message(), {}};
     }
     socket.non_blocking(true);
+    net::apply_tcp_options(socket, target.tcp);
     auto conn = std::make_unique<ServerConnection>(std::move(socket), id, target.endpoint);
 
     deadline.expires_after(target.connect_timeout);

@@ -36,6 +36,7 @@ struct ServerTarget {
     std::shared_ptr<LearnedCredentials> learned;
     ServerTls tls;  // server_tls_sslmode and its context
     std::chrono::milliseconds connect_timeout{15000};
+    config::TcpOptions tcp;  // keepalive and TCP_USER_TIMEOUT
     std::size_t max_message_bytes = 64u * 1024u * 1024u;
 };
 

@@ -59,7 +59,12 @@ const std::set<std::string>& known_keys() {
                                                "server_tls_ca_file",
                                                "server_tls_cert_file",
                                                "server_tls_key_file",
-                                               "server_tls_ciphers"};
+                                               "server_tls_ciphers",
+                                               "tcp_keepalive",
+                                               "tcp_keepidle",
+                                               "tcp_keepintvl",
+                                               "tcp_keepcnt",
+                                               "tcp_user_timeout"};
     return keys;
 }
 
@@ -93,6 +98,10 @@ constexpr const char* kUsage =
     "  --server-tls-sslmode MODE disable | prefer | require | verify-ca | verify-full (disable)\n"
     "  --server-tls-ca-file PATH, --server-tls-cert-file PATH, --server-tls-key-file PATH,\n"
     "  --server-tls-ciphers LIST CA, client certificate, key and ciphers towards servers\n"
+    "  --tcp-keepalive BOOL      TCP keepalive on client and server sockets (true)\n"
+    "  --tcp-keepidle S, --tcp-keepintvl S, --tcp-keepcnt N\n"
+    "                            keepalive timings (0: the operating system's)\n"
+    "  --tcp-user-timeout MS     TCP_USER_TIMEOUT on those sockets (0: off)\n"
     "  --config FILE             TOML file with everything above and [databases.NAME]\n";
 
 int to_int(const std::string& key, const std::string& v, int min, int max) {
@@ -104,6 +113,12 @@ int to_int(const std::string& key, const std::string& v, int min, int max) {
                           "'");
     }
     return out;
+}
+
+bool to_bool(const std::string& key, const std::string& v) {
+    if (v == "true" || v == "1" || v == "on" || v == "yes") return true;
+    if (v == "false" || v == "0" || v == "off" || v == "no") return false;
+    throw ConfigError("invalid value for '" + key + "': expected true or false, got '" + v + "'");
 }
 
 Seconds to_seconds(const std::string& key, const std::string& v) {
@@ -380,6 +395,16 @@ void apply_settings(Config& c, const Settings& s) {
             c.server_tls_key_file = v;
         else if (key == "server_tls_ciphers")
             c.server_tls_ciphers = v;
+        else if (key == "tcp_keepalive")
+            c.tcp.keepalive = to_bool(key, v);
+        else if (key == "tcp_keepidle")
+            c.tcp.keepidle = to_int(key, v, 0, 32767);  // Linux's bound for these
+        else if (key == "tcp_keepintvl")
+            c.tcp.keepintvl = to_int(key, v, 0, 32767);
+        else if (key == "tcp_keepcnt")
+            c.tcp.keepcnt = to_int(key, v, 0, 127);
+        else if (key == "tcp_user_timeout")
+            c.tcp.user_timeout_ms = to_int(key, v, 0, 2147483647);
     }
 }
 

@@ -61,6 +61,18 @@ struct UserConfig {
 
 using Seconds = std::chrono::duration<double>;
 
+// TCP keepalive on client and server sockets, PgBouncer's keys and defaults:
+// on, with the operating system's timings unless given. It finds peers that
+// vanished without closing (a killed pod, a dropped NAT mapping) on a quiet
+// connection. 0 leaves a timing to the operating system.
+struct TcpOptions {
+    bool keepalive = true;
+    int keepidle = 0;         // seconds idle before the first probe
+    int keepintvl = 0;        // seconds between probes
+    int keepcnt = 0;          // unanswered probes before the connection is dropped
+    int user_timeout_ms = 0;  // TCP_USER_TIMEOUT: unacknowledged data for this long drops it
+};
+
 struct Config {
     Endpoint listen{"127.0.0.1", 6432};
     std::vector<DatabaseConfig> databases;
@@ -89,6 +101,7 @@ struct Config {
     Seconds server_idle_timeout{600};
     Seconds server_lifetime{3600};
     Seconds shutdown_timeout{30};
+    TcpOptions tcp;
     std::size_t max_message_bytes = 64u * 1024u * 1024u;
     std::size_t statement_cache_size = 1024;
     // Prepared statements each server connection keeps (LRU; evicting one

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "net/tcp_options.h"
 #include "protocol/messages.h"
 #include "runtime/log.h"
 
@@ -37,6 +38,7 @@ asio::awaitable<void> ClientSession::run() {
     proxy_.clients.fetch_add(1);
     proxy_.counters.clients_accepted.fetch_add(1, std::memory_order_relaxed);
     config_ = proxy_.config();
+    net::apply_tcp_options(socket_, config_->tcp);
     const bool logged_in = co_await login();
     in_.release_if_empty();  // an idle client holds no read buffer
     if (!logged_in) {

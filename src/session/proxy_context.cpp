@@ -28,6 +28,7 @@ pool::PoolSettings ProxyContext::settings_for(const config::Config& c,
     s.target.connect_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(c.server_connect_timeout);
     s.target.max_message_bytes = c.max_message_bytes;
+    s.target.tcp = c.tcp;
     s.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.server_idle_timeout);
     s.lifetime = std::chrono::duration_cast<std::chrono::milliseconds>(c.server_lifetime);
     s.max_prepared_statements = c.max_prepared_statements;

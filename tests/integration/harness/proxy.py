@@ -186,6 +186,10 @@ _PGBOUNCER_FLAGS = {
     "--query-wait-timeout": "query_wait_timeout",
     "--log-level": None,
     "--workers": None,
+    "--tcp-keepalive": "tcp_keepalive",
+    "--tcp-keepidle": "tcp_keepidle",
+    "--tcp-keepintvl": "tcp_keepintvl",
+    "--tcp-keepcnt": "tcp_keepcnt",
 }
 
 

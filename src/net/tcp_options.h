@@ -1,0 +1,16 @@
+// Socket options pgmux sets on every TCP connection it serves or opens
+// (config::TcpOptions: keepalive and TCP_USER_TIMEOUT).
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "config/config.h"
+
+namespace pgmux::net {
+
+// Applies `options` to a connected socket. A Unix-domain socket (the
+// server_socket.h wrapping) has no TCP options and is left alone; a failed
+// setsockopt only loses the option, never the connection.
+void apply_tcp_options(boost::asio::ip::tcp::socket& socket, const config::TcpOptions& options);
+
+}  // namespace pgmux::net

@@ -1,0 +1,91 @@
+"""TCP keepalive on the sockets pgmux serves and opens (config::TcpOptions).
+
+Read from the kernel's own view: /proc/net/tcp lists each socket's active
+timer, and a quiet connection with keepalive on has its keepalive timer
+armed (timer kind 2) for the idle time configured."""
+
+import os
+import subprocess
+import time
+
+import psycopg
+import pytest
+
+from harness.proxy import pgmux_binary
+
+KEEPALIVE_TIMER = 2
+USER_HZ = 100  # /proc/net/tcp counts timer expiries in clock ticks
+
+
+def socket_inodes(pid):
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:["):-1])
+    return inodes
+
+
+def established_sockets(pid):
+    """(local port, remote port, timer kind, ticks until it fires) of the
+    process's established IPv4 TCP sockets."""
+    mine = socket_inodes(pid)
+    out = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local, remote, state, timer, inode = fields[1], fields[2], fields[3], fields[5], fields[9]
+            if state != "01" or inode not in mine:
+                continue
+            kind, when = timer.split(":")
+            out.append((int(local.split(":")[1], 16), int(remote.split(":")[1], 16),
+                        int(kind, 16), int(when, 16)))
+    return out
+
+
+def quiet_connections(proxy, pg):
+    """The proxy's sockets towards one idle client and towards PostgreSQL,
+    once both have been quiet for a moment."""
+    conn = psycopg.connect(host=proxy.endpoint.host, port=proxy.endpoint.port, user="postgres",
+                           dbname="postgres", autocommit=True)
+    try:
+        conn.execute("SELECT 1").fetchall()
+        time.sleep(0.5)  # acknowledgements settle; the keepalive timer takes over
+        sockets = established_sockets(proxy.pid)
+        to_client = [s for s in sockets if s[0] == proxy.endpoint.port]
+        to_server = [s for s in sockets if s[1] == pg.endpoint.port]
+        return to_client, to_server
+    finally:
+        conn.close()
+
+
+def test_keepalive_probes_quiet_client_and_server_connections(pgmux, pg):
+    proxy = pgmux("--tcp-keepidle", "5", "--tcp-keepintvl", "2", "--tcp-keepcnt", "3")
+    to_client, to_server = quiet_connections(proxy, pg)
+    assert to_client and to_server, (to_client, to_server)
+    for local, remote, kind, when in to_client + to_server:
+        assert kind == KEEPALIVE_TIMER, f"{local}->{remote}: timer kind {kind}"
+        assert when <= 5 * USER_HZ, f"{local}->{remote}: first probe in {when / USER_HZ} s"
+
+
+def test_keepalive_can_be_turned_off(pgmux, pg):
+    proxy = pgmux("--tcp-keepalive", "0")  # PgBouncer spells it 0; pgmux takes false too
+    to_client, to_server = quiet_connections(proxy, pg)
+    assert to_client and to_server, (to_client, to_server)
+    for local, remote, kind, _ in to_client + to_server:
+        assert kind != KEEPALIVE_TIMER, f"{local}->{remote} probes although keepalive is off"
+
+
+@pytest.mark.parametrize("key,value", [("tcp_keepcnt", "1000"), ("tcp_keepalive", "maybe")])
+def test_invalid_keepalive_setting_names_the_key(tmp_path, pg, key, value):
+    config = tmp_path / "pgmux.toml"
+    config.write_text(f'{key} = "{value}"\n')
+    out = subprocess.run([pgmux_binary(), "--listen", "127.0.0.1:0", "--upstream",
+                          f"127.0.0.1:{pg.port}", "--config", str(config)],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2
+    assert key in out.stderr
