@@ -8,6 +8,7 @@ import pytest
 
 from harness.clients import connect
 from harness.net import Endpoint, free_port, wait_until
+from harness.postgres import PostgresServer
 from harness.wire import RawConnection, message, query_message
 
 pytestmark = pytest.mark.timeout(120)
@@ -165,3 +166,47 @@ def test_upstream_down_gives_error(pgmux, database):
         with connect(proxy.endpoint, database) as conn:
             conn.execute("SELECT 1")
     assert time.monotonic() - t0 < 15
+
+
+def test_postgres_restart_is_survived(pgmux):
+    """PostgreSQL restarts under pgmux (maintenance, a crash, a failover to the
+    same address): the client inside a transaction loses it with an error,
+    idle clients get an error while the server is down and carry on once it
+    is back, on the same connections; pgmux needs no restart."""
+    own = PostgresServer()
+    own.start()
+    try:
+        proxy = pgmux(pool_size=2, upstream=own.endpoint)
+        clients = [connect(proxy.endpoint, "postgres") for _ in range(3)]
+        for c in clients:
+            assert c.execute("SELECT 1").fetchone() == (1,)
+        in_transaction, idle = clients[0], clients[1:]
+        in_transaction.execute("BEGIN")
+        in_transaction.execute("SELECT 1")
+
+        own.stop()  # fast shutdown: every backend ends with FATAL 57P01
+        with pytest.raises(psycopg.OperationalError):
+            in_transaction.execute("SELECT 1")
+        for c in idle:
+            with pytest.raises(psycopg.Error) as failed:
+                c.execute("SELECT 1")
+            assert failed.value.sqlstate, f"no SQLSTATE: {failed.value!r}"
+            assert not c.closed, "an idle client lost its connection to pgmux"
+
+        own.start()
+
+        def back(c):
+            try:
+                return c.execute("SELECT 'back'").fetchone() == ("back",)
+            except psycopg.Error:
+                return False  # pgmux waits a moment before reconnecting after a refusal
+
+        for c in idle:
+            wait_until(lambda: back(c), timeout=15, interval=0.2, what="pgmux to reconnect")
+        with connect(proxy.endpoint, "postgres") as fresh:
+            assert fresh.execute("SELECT 2").fetchone() == (2,)
+        assert proxy.alive()
+    finally:
+        for c in clients:
+            c.close()
+        own.cleanup()
