@@ -88,9 +88,7 @@ TrackedReply& ReplyRing::next_slot() {
         previous_slots_.push_back(std::exchange(slots_, std::move(grown)));
         head_ = 0;
     }
-    TrackedReply& slot = slots_[(head_ + count_) & (slots_.size() - 1)];
-    ++count_;
-    return slot;
+    return slots_[(head_ + count_) & (slots_.size() - 1)];
 }
 
 void ReplyRing::pop_into(TrackedReply& into) noexcept {

@@ -177,8 +177,14 @@ struct Verdict {
 // costs no allocation once the ring has grown to the session's pipeline depth.
 class ReplyRing {
   public:
-    void push(PendingReply&& r) { next_slot().assign(std::move(r)); }
-    void push_plain(Expect e) { next_slot().assign_plain(e); }
+    void push(PendingReply&& r) {
+        next_slot().assign(std::move(r));
+        ++count_;  // counted in once filled: a throwing assign() leaves the ring as it was
+    }
+    void push_plain(Expect e) {
+        next_slot().assign_plain(e);
+        ++count_;
+    }
     [[nodiscard]] TrackedReply& front() noexcept { return slots_[head_]; }
     [[nodiscard]] const TrackedReply& front() const noexcept { return slots_[head_]; }
     // Moves the head into `into` (or drops it) and advances.
@@ -192,7 +198,7 @@ class ReplyRing {
     }
 
   private:
-    // The slot behind the last entry, counted in; grows the ring when full.
+    // The free slot behind the last entry; grows the ring when full.
     TrackedReply& next_slot();
 
     std::vector<TrackedReply> slots_;  // capacity is a power of two
