@@ -5,6 +5,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "net/reactor_read.h"
+
 namespace pgmux::net {
 
 namespace asio = boost::asio;
@@ -42,6 +44,7 @@ asio::awaitable<boost::system::error_code> connect_to_server(tcp::socket& socket
     if (cec) co_return cec;
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    enable_read_drained_hint(socket);
     // Asio registered the descriptor for writability to wait for the
     // connect and keeps that registration for good. epoll then reports a
     // reply that a read already took as "writable" (edge-triggered: the

@@ -22,12 +22,18 @@ constexpr std::size_t kLowWatermark = 256 * 1024;
 
 ClientSession::ClientSession(asio::ip::tcp::socket socket, ProxyContext& proxy,
                              WorkerContext& worker, std::uint64_t id)
-    : socket_(std::move(socket)), out_(socket_), proxy_(proxy), worker_(worker), id_(id) {
+    : socket_(std::move(socket)),
+      out_(socket_),
+      reactor_(net::reactor_of(socket_)),
+      proxy_(proxy),
+      worker_(worker),
+      id_(id) {
     boost::system::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
     peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
     socket_.non_blocking(true, ec);
+    net::enable_read_drained_hint(socket_);
 }
 
 ClientSession::~ClientSession() = default;
@@ -72,8 +78,20 @@ void ClientSession::finish() {
     LOG_DEBUG << "client C" << id_ << " closed: " << to_string(reason);
 }
 
+// Reads a plain-TCP client into the worker's scratch buffer, then keeps the
+// bytes in the session's own: the completion may run after other sessions'
+// reads reused the scratch (Asio posts a completion it did not run at once).
+struct ClientSession::ClientReader {
+    std::shared_ptr<ClientSession> self;
+
+    std::span<char> buffer() const { return self->worker_.scratch; }
+    void received(std::size_t n) const { self->in_.append({self->worker_.scratch.data(), n}); }
+    void operator()(boost::system::error_code ec, std::size_t) const { self->on_client_read(ec); }
+};
+
 void ClientSession::wait_for_client() {
     if (closing_) return end_serving();
+    if (!tls_) return net::start_reactor_read(reactor_, socket_, ClientReader{shared_from_this()});
     if (net::has_buffered_input(tls_.get())) {
         // OpenSSL already holds decrypted bytes: the socket may stay quiet.
         asio::post(socket_.get_executor(),
@@ -97,6 +115,15 @@ void ClientSession::on_client_readable(boost::system::error_code ec) {
     }
     if (in_.empty()) return serve_client_bytes({scratch.data(), n}, true);
     in_.append({scratch.data(), n});
+    serve_client_bytes(in_.view(), false);
+}
+
+void ClientSession::on_client_read(boost::system::error_code ec) {
+    if (closing_ || ec == asio::error::operation_aborted) return end_serving();
+    if (ec) {
+        if (!close_reason_) close_reason_ = CloseReason::kClientEof;
+        return end_serving();
+    }
     serve_client_bytes(in_.view(), false);
 }
 

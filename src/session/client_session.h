@@ -29,6 +29,7 @@
 
 #include "backend/server_connection.h"
 #include "net/outbox.h"
+#include "net/reactor_read.h"
 #include "net/read_buffer.h"
 #include "net/tls.h"
 #include "pgmux/pinning/pin_stats.hpp"
@@ -95,6 +96,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // what arrived, wait again.
     void wait_for_client();
     void on_client_readable(boost::system::error_code ec);
+    // A plain-TCP client read (net/reactor_read.h) has appended to in_.
+    void on_client_read(boost::system::error_code ec);
+    struct ClientReader;
+    struct ServerReader;
     void serve_client_bytes(std::string_view data, bool from_scratch);
     // Waits for a server (the pool had no idle one), then handles the frames
     // that waited and reads on.
@@ -317,7 +322,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     boost::asio::ip::tcp::socket socket_;
     std::unique_ptr<net::TlsStream> tls_;  // set once the client negotiated TLS
     net::Outbox out_;
-    net::ReadBuffer in_;  // only a partial frame, between reads
+    net::ReadBuffer in_;     // only a partial frame, between reads
+    net::Reactor& reactor_;  // of socket_'s io_context, which linked servers share
     ProxyContext& proxy_;
     WorkerContext& worker_;
     const std::uint64_t id_;

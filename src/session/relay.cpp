@@ -3,6 +3,7 @@
 // ReadyForQuery and gives the server back to the pool when the transaction
 // is over.
 #include <algorithm>
+#include <cassert>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -48,41 +49,55 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kClientHighWatermark = 1024 * 1024;
 constexpr std::size_t kClientLowWatermark = 256 * 1024;
 
+// Reads a linked plain-TCP server into its own buffer.
+struct ClientSession::ServerReader {
+    std::shared_ptr<ClientSession> self;
+    std::uint64_t server_id;
+    std::span<char> into;
+
+    std::span<char> buffer() const { return into; }
+    void received(std::size_t) const {}
+    void operator()(boost::system::error_code ec, std::size_t n) const {
+        self->on_server_read(server_id, ec, n);
+    }
+};
+
 void ClientSession::read_server() {
     backend::ServerConnection* server = server_.get();
     auto& in = server->in();
     char* p = in.prepare(kReadChunk);
-    auto on_read = [self = shared_from_this(), id = server->id()](boost::system::error_code ec,
-                                                                  std::size_t n) {
-        self->on_server_read(id, ec, n);
-    };
-    if (auto* tls = server->tls()) {
-        // TLS: wait for readiness unless OpenSSL already holds decrypted
-        // bytes, then read through it (see net/tls.h).
-        auto read_tls = [this, id = server->id(),
-                         on_read = std::move(on_read)](boost::system::error_code ec) mutable {
-            if (!server_ || server_->id() != id) return on_read(asio::error::operation_aborted, 0);
-            auto& buffer = server_->in();
-            char* at = buffer.prepare(kReadChunk);
-            std::size_t n = 0;
-            if (!ec) {
-                n = net::read_some(server_->socket(), server_->tls(), at, buffer.free_space(), ec);
-            }
-            on_read(ec, n);
-        };
-        if (tls->has_buffered_input()) {
-            asio::post(socket_.get_executor(),
-                       [read_tls = std::move(read_tls)]() mutable { read_tls({}); });
-        } else {
-            server->socket().async_wait(tls->read_wait(), std::move(read_tls));
-        }
+    auto* tls = server->tls();
+    if (!tls) {
+        // Plain TCP: a read queued on the reactor, which performs it when
+        // the reply arrives. Only this session reads the server, into the
+        // server's own buffer: nothing is lost. The pool moved the server
+        // to this session's io_context, whose reactor that is.
+        assert(server->socket().get_executor() == socket_.get_executor());
+        net::start_reactor_read(
+            reactor_, server->socket(),
+            ServerReader{shared_from_this(), server->id(), {p, in.free_space()}});
         return;
     }
-    // Plain TCP: a read, not a readiness wait. Asio re-arms epoll (one
-    // epoll_ctl syscall) for every wait but not for a queued read, and
-    // performs the read itself when the reply arrives. Only this session
-    // reads the server, into the server's own buffer: nothing is lost.
-    server->socket().async_read_some(asio::buffer(p, in.free_space()), std::move(on_read));
+    // TLS: wait for readiness unless OpenSSL already holds decrypted bytes,
+    // then read through it (see net/tls.h).
+    auto read_tls = [self = shared_from_this(), id = server->id()](boost::system::error_code ec) {
+        if (!self->server_ || self->server_->id() != id) {
+            return self->on_server_read(id, asio::error::operation_aborted, 0);
+        }
+        auto& buffer = self->server_->in();
+        char* at = buffer.prepare(kReadChunk);
+        std::size_t n = 0;
+        if (!ec) {
+            n = net::read_some(self->server_->socket(), self->server_->tls(), at,
+                               buffer.free_space(), ec);
+        }
+        self->on_server_read(id, ec, n);
+    };
+    if (tls->has_buffered_input()) {
+        asio::post(socket_.get_executor(), [read_tls = std::move(read_tls)] { read_tls({}); });
+    } else {
+        server->socket().async_wait(tls->read_wait(), std::move(read_tls));
+    }
 }
 
 void ClientSession::on_server_read(std::uint64_t server_id, boost::system::error_code ec,

@@ -147,6 +147,27 @@ def test_terminate_closes_connection(proxy, database):
         assert raw.read_until_closed() == b""
 
 
+@pytest.mark.parametrize("sql", ["SELECT 1", "BEGIN; SELECT 1"], ids=["idle", "in-transaction"])
+def test_request_then_half_close_ends_the_connection(proxy, pg, database, sql):
+    """A client that sends a request and at once shuts down its sending side
+    (a TCP proxy passing on a half-close does this) sees the connection end.
+    The FIN mostly arrives together with the request, so pgmux must notice it
+    although the read that took the request found no bytes left
+    (net/reactor_read.h). PostgreSQL answers the request first; pgmux, like
+    PgBouncer, ends the session at once (docs/limitations.md)."""
+    ready = b"Z\x00\x00\x00\x05" + (b"T" if "BEGIN" in sql else b"I")
+    for endpoint in (pg.endpoint, proxy.endpoint):
+        for _ in range(20):
+            with RawConnection(endpoint, timeout=5) as raw:
+                raw.startup(dbname=database)
+                raw.read_until_ready()
+                raw.sock.sendall(query_message(sql))
+                raw.sock.shutdown(socket.SHUT_WR)
+                rest = raw.read_until_closed()  # socket.timeout if the end never comes
+                if endpoint == pg.endpoint:
+                    assert rest.endswith(ready)
+
+
 def test_function_call(proxy, pg, database):
     (oid,) = pg.query("SELECT 'int4abs'::regproc::oid")[0]
     arg = b"-17"
