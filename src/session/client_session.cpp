@@ -316,11 +316,10 @@ bool ClientSession::queue_replay(backend::ServerConnection& server) {
 }
 
 void ClientSession::start_relay() {
-    // Posted, so that the first read runs after the request went out: a read
-    // started now would find nothing and cost a wasted recv() syscall.
-    asio::post(socket_.get_executor(), [self = shared_from_this(), id = server_->id()] {
-        if (self->server_ && self->server_->id() == id) self->read_server();
-    });
+    // Started before the request goes out: a plain server's last read found
+    // it drained, so the reactor queues this one without trying a recv()
+    // (net/reactor_read.h).
+    read_server();
 }
 
 void ClientSession::reply_wait_failure(const pool::AcquireError& error) {
