@@ -29,7 +29,6 @@
 // Asio's public headers first: its detail headers assume them.
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/recycling_allocator.hpp>
 // clang-format off
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/detail/reactor_op.hpp>
@@ -102,13 +101,8 @@ inline ssize_t receive(int fd, std::span<char> into, bool& drained) {
 template <class Reader>
 class ReactorReadOp final : public boost::asio::detail::reactor_op {
   public:
-    // Allocated like Asio's own operations: from a per-thread cache of
-    // recently freed blocks.
-    using Allocator = boost::asio::recycling_allocator<ReactorReadOp>;
-
     static ReactorReadOp* create(int fd, Reader reader) {
-        ReactorReadOp* op = Allocator().allocate(1);
-        return new (op) ReactorReadOp(fd, std::move(reader));
+        return new (FreeList::local().take()) ReactorReadOp(fd, std::move(reader));
     }
 
   private:
@@ -117,9 +111,37 @@ class ReactorReadOp final : public boost::asio::detail::reactor_op {
           fd_(fd),
           reader_(std::move(reader)) {}
 
+    // Freed operations of this type are kept per thread for the next read,
+    // as Asio keeps its own (whose cache of two blocks this and the other
+    // reads would keep evicting): a transaction would otherwise cost two
+    // malloc/free pairs.
+    class FreeList {
+      public:
+        static FreeList& local() {
+            thread_local FreeList list;
+            return list;
+        }
+        void* take() {
+            if (count_ == 0) return ::operator new(sizeof(ReactorReadOp));
+            return blocks_[--count_];
+        }
+        void give(void* block) {
+            if (count_ == kCapacity) return ::operator delete(block);
+            blocks_[count_++] = block;
+        }
+        ~FreeList() {
+            while (count_ > 0) ::operator delete(blocks_[--count_]);
+        }
+
+      private:
+        static constexpr std::size_t kCapacity = 16;
+        void* blocks_[kCapacity];
+        std::size_t count_ = 0;
+    };
+
     static void destroy(ReactorReadOp* op) {
         op->~ReactorReadOp();
-        Allocator().deallocate(op, 1);
+        FreeList::local().give(op);
     }
 
     static status do_perform(reactor_op* base) {
