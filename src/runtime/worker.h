@@ -37,10 +37,12 @@ class Worker {
     boost::asio::awaitable<void> accept_loop();
 
     session::ProxyContext& proxy_;
+    // Declared before io_ so that it outlives it: destroying io_ destroys
+    // handlers still queued, and with them sessions that refer to it.
+    session::WorkerContext context_;
     boost::asio::io_context io_{1};
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
     boost::asio::ip::tcp::acceptor acceptor_;
-    session::WorkerContext context_;
     std::thread thread_;
 };
 

@@ -36,7 +36,11 @@ ClientSession::ClientSession(asio::ip::tcp::socket socket, ProxyContext& proxy,
     net::enable_read_drained_hint(socket_);
 }
 
-ClientSession::~ClientSession() = default;
+ClientSession::~ClientSession() {
+    // A read that parked bytes in the scratch buffer and was destroyed
+    // without completing (the io_context went first).
+    if (worker_.scratch_holder == this) worker_.scratch_holder = nullptr;
+}
 
 asio::awaitable<void> ClientSession::run() {
     auto self = shared_from_this();
@@ -78,16 +82,34 @@ void ClientSession::finish() {
     LOG_DEBUG << "client C" << id_ << " closed: " << to_string(reason);
 }
 
-// Reads a plain-TCP client into the worker's scratch buffer, then keeps the
-// bytes in the session's own: the completion may run after other sessions'
-// reads reused the scratch (Asio posts a completion it did not run at once).
+// Reads a plain-TCP client into the worker's scratch buffer. The bytes stay
+// there for the completion unless another read needs the buffer first (Asio
+// may post a completion instead of running it at once): claim_scratch()
+// then moves them to the session's own buffer. Bytes that complete a partial
+// frame go to the session's buffer at once.
 struct ClientSession::ClientReader {
     std::shared_ptr<ClientSession> self;
 
-    std::span<char> buffer() const { return self->worker_.scratch; }
-    void received(std::size_t n) const { self->in_.append({self->worker_.scratch.data(), n}); }
+    std::span<char> buffer() const { return self->claim_scratch(); }
+    void received(std::size_t n) const {
+        auto& worker = self->worker_;
+        if (self->in_.empty()) {
+            worker.scratch_holder = self.get();
+            worker.scratch_held = n;
+        } else {
+            self->in_.append({worker.scratch.data(), n});
+        }
+    }
     void operator()(boost::system::error_code ec, std::size_t) const { self->on_client_read(ec); }
 };
+
+std::span<char> ClientSession::claim_scratch() {
+    auto& scratch = worker_.scratch;
+    if (ClientSession* holder = std::exchange(worker_.scratch_holder, nullptr)) {
+        holder->in_.append({scratch.data(), worker_.scratch_held});
+    }
+    return scratch;
+}
 
 void ClientSession::wait_for_client() {
     if (closing_) return end_serving();
@@ -106,7 +128,7 @@ void ClientSession::wait_for_client() {
 
 void ClientSession::on_client_readable(boost::system::error_code ec) {
     if (ec || closing_) return end_serving();
-    auto& scratch = worker_.scratch;
+    const std::span<char> scratch = claim_scratch();
     const std::size_t n = net::read_some(socket_, tls_.get(), scratch.data(), scratch.size(), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_for_client();
     if (ec) {
@@ -119,11 +141,14 @@ void ClientSession::on_client_readable(boost::system::error_code ec) {
 }
 
 void ClientSession::on_client_read(boost::system::error_code ec) {
+    const bool in_scratch = worker_.scratch_holder == this;
+    if (in_scratch) worker_.scratch_holder = nullptr;
     if (closing_ || ec == asio::error::operation_aborted) return end_serving();
     if (ec) {
         if (!close_reason_) close_reason_ = CloseReason::kClientEof;
         return end_serving();
     }
+    if (in_scratch) return serve_client_bytes({worker_.scratch.data(), worker_.scratch_held}, true);
     serve_client_bytes(in_.view(), false);
 }
 

@@ -96,8 +96,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // what arrived, wait again.
     void wait_for_client();
     void on_client_readable(boost::system::error_code ec);
-    // A plain-TCP client read (net/reactor_read.h) has appended to in_.
+    // A plain-TCP client read (net/reactor_read.h) ended; its bytes are in
+    // the worker's scratch buffer or in in_.
     void on_client_read(boost::system::error_code ec);
+    // The worker's scratch buffer, free for a read: bytes another session's
+    // read left there for its completion move to that session's in_ first.
+    std::span<char> claim_scratch();
     struct ClientReader;
     struct ServerReader;
     void serve_client_bytes(std::string_view data, bool from_scratch);

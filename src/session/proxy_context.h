@@ -129,6 +129,10 @@ struct WorkerContext {
     std::unordered_map<std::uint64_t, std::weak_ptr<ClientSession>> sessions;
     // Reads land here first so idle clients hold no buffer of their own.
     std::vector<char> scratch = std::vector<char>(64 * 1024);
+    // A plain client's read may leave its bytes in `scratch` for its
+    // completion, which runs later (ClientSession::claim_scratch).
+    ClientSession* scratch_holder = nullptr;
+    std::size_t scratch_held = 0;
     // What a client message becomes on its way to the server when it is not
     // forwarded as it is (reused: handle_client_bytes never waits meanwhile).
     std::string to_server;

@@ -1,10 +1,14 @@
 """libpq pipeline mode through pgmux: many Syncs in flight, an error inside a
 pipeline (the server skips to the next Sync), Flush, and pgbench pipelines."""
 
+import struct
+import threading
+
 import pytest
 from psycopg import pq
 
 from harness.clients import connect, next_result, parse_pgbench, pgbench, pipeline_results, psql
+from harness.wire import RawConnection, query_message
 
 pytestmark = pytest.mark.timeout(180)
 ES = pq.ExecStatus
@@ -243,3 +247,45 @@ def test_skipped_parse_of_an_invalidated_statement_leaves_it_usable(pgmux, datab
             res = conn.pgconn.exec_prepared(b"s3", None)
             assert res.error_message == b"", res.error_message
             assert res.nfields == 2 and res.ntuples == 1
+
+
+def row_values(payload):
+    """The text values of a DataRow (no NULLs expected)."""
+    (count,), pos, values = struct.unpack_from("!H", payload), 2, []
+    for _ in range(count):
+        (length,) = struct.unpack_from("!i", payload, pos)
+        values.append(payload[pos + 4:pos + 4 + length].decode())
+        pos += 4 + length
+    return values
+
+
+def test_clients_streaming_queries_each_get_their_own_answers(pgmux, database):
+    """Many clients keep sending queries without waiting, one small write each,
+    over few servers: pgmux reads many of them in one pass of its event loop,
+    and a read whose completion runs later leaves its bytes in the worker's
+    shared buffer until another read needs it (ClientSession::claim_scratch).
+    Every client must get the answers to its own queries, in order."""
+    proxy = pgmux(pool_size=3)
+    clients, queries = 12, 150
+    errors = []
+
+    def run(client):
+        try:
+            with RawConnection(proxy.endpoint, timeout=30) as raw:
+                raw.startup(dbname=database)
+                raw.read_until_ready()
+                for i in range(queries):
+                    raw.send(query_message(f"SELECT {client}, {i}"))
+                for i in range(queries):
+                    messages = raw.read_until_ready()
+                    rows = [row_values(p) for kind, p in messages if kind == b"D"]
+                    assert rows == [[str(client), str(i)]], (client, i, messages)
+        except Exception as e:  # reported below, with the client it happened to
+            errors.append(f"client {client}: {e!r}")
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
