@@ -80,9 +80,13 @@ void ServerSettings::apply(const ReplayPlan& plan) {
     owner_ = 0;
 }
 
+bool ServerSettings::holds(const SessionState& client) const noexcept {
+    return owner_ != 0 && owner_ == client.id() && version_ == client.settings_version();
+}
+
 void ServerSettings::adopt(const SessionState& client) {
     if (client.temp_namespace_created()) temp_namespace_used_ = true;
-    if (owner_ == client.id() && version_ == client.settings_version()) return;
+    if (holds(client)) return;
     if (settings_ != client.settings()) settings_ = client.settings();
     owner_ = client.id();
     version_ = client.settings_version();
@@ -92,12 +96,12 @@ void ServerSettings::note_server_resets(const SessionState::ServerResets& resets
                                         const SettingsMap& baseline) {
     for (const auto& entry : baseline) {
         const std::string& name = entry.first;
-        const bool reset = (resets.all && !survives_reset_all(name)) ||
-                           std::find(resets.names.begin(), resets.names.end(), name) !=
-                               resets.names.end();
+        const bool reset =
+            (resets.all && !survives_reset_all(name)) ||
+            std::find(resets.names.begin(), resets.names.end(), name) != resets.names.end();
         if (reset) settings_.erase(name);
     }
-    version_ = 0;  // the next adopt copies the client's settings again
+    owner_ = 0;  // the next adopt copies the client's settings again
 }
 
 bool ServerSettings::has_identity() const noexcept {

@@ -88,6 +88,48 @@ TEST(Replay, AdoptMirrorsTheClientAfterItsTransaction) {
     EXPECT_TRUE(server.temp_namespace_used());
 }
 
+TEST(Replay, ServerHoldsTheClientItAdoptedUntilEitherSideChanges) {
+    SessionState a(StartupParameters{{"application_name", "app"}});
+    SessionState b(StartupParameters{{"application_name", "app"}});
+    ServerSettings server;
+    EXPECT_FALSE(server.holds(a));
+    server.adopt(a);
+    EXPECT_TRUE(server.holds(a));
+    EXPECT_FALSE(server.holds(b)) << "equal settings, but adopted from another client";
+    EXPECT_TRUE(plan_replay(b, server).empty());  // found equal by comparing
+
+    run(a, "SET search_path = a");
+    EXPECT_FALSE(server.holds(a));
+    EXPECT_EQ(plan_replay(a, server).sql, "SET \"search_path\" TO 'a'");
+    server.adopt(a);
+    EXPECT_TRUE(server.holds(a));
+
+    // Replaying for another client makes the server that client's.
+    server.apply(plan_replay(b, server));
+    EXPECT_FALSE(server.holds(a));
+    EXPECT_EQ(plan_replay(a, server).sql, "SET \"search_path\" TO 'a'");
+
+    // The server reset a startup setting in the client's transaction: the
+    // next replay sets it again, even though the client's settings did not
+    // change after the adopt.
+    server.adopt(a);
+    SessionState::ServerResets resets;
+    resets.names.push_back("application_name");
+    server.note_server_resets(resets, a.baseline());
+    EXPECT_FALSE(server.holds(a));
+    EXPECT_EQ(plan_replay(a, server).sql,
+              "SELECT pg_catalog.set_config('application_name', 'app', false)");
+
+    // The same for a client that never changed a setting (its version is 0).
+    SessionState c(StartupParameters{{"application_name", "app"}});
+    server.adopt(c);
+    EXPECT_TRUE(server.holds(c));
+    server.note_server_resets(resets, c.baseline());
+    EXPECT_FALSE(server.holds(c));
+    server.adopt(c);
+    EXPECT_TRUE(plan_replay(c, server).empty());
+}
+
 TEST(Replay, ReplayedValuesRoundTripThroughTheClassifier) {
     // Whatever pgmux sends must mean, to PostgreSQL's grammar, exactly the client's setting.
     SessionState a(StartupParameters{{"application_name", "it's \\ odd"}});

@@ -41,6 +41,9 @@ class ServerSettings {
     // default during that transaction (after adopt): pgmux's next replay sets the client's
     // value there again. Other settings reset alike on both sides.
     void note_server_resets(const SessionState::ServerResets& resets, const SettingsMap& baseline);
+    // The settings are exactly `client`'s, as adopted from it and unchanged on either side
+    // since (a cheap check: no comparison).
+    [[nodiscard]] bool holds(const SessionState& client) const noexcept;
     // The server's role or session authorization differs from its default: it must be reset
     // (plan_reset) before another client gets it.
     [[nodiscard]] bool has_identity() const noexcept;
@@ -60,6 +63,8 @@ class ServerSettings {
 [[nodiscard]] ReplayPlan plan_replay(const SettingsMap& client, const SettingsMap& server);
 [[nodiscard]] inline ReplayPlan plan_replay(const SessionState& client,
                                             const ServerSettings& server) {
+    // The common case under load: a client gets back the server it just gave back.
+    if (server.holds(client)) return {};
     return plan_replay(client.settings(), server.settings());
 }
 // SQL returning the server to its defaults (identity first), for handing it to another
