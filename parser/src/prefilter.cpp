@@ -19,6 +19,13 @@ enum CharClass : unsigned char {
     kIdentStart = 2,  // letters, '_', bytes >= 0x80
     kIdentCont = 4,   // kIdentStart, digits, '$'
     kDigit = 8,
+    // Needs no action inside a statement: blanks, digits and every operator or punctuation
+    // byte other than the ones that can open a comment, a literal or a quoted name, or end
+    // the statement.
+    kInert = 16,
+    // Letters that start a word that matters after a statement's first word: the state
+    // functions (setval, nextval, currval, lastval, set_config, pg_advisory_*) and INTO.
+    kKeyStart = 32,
 };
 
 constexpr std::array<unsigned char, 256> make_classes() {
@@ -31,6 +38,14 @@ constexpr std::array<unsigned char, 256> make_classes() {
         if (letter) t[c] = kIdentStart | kIdentCont;
         if (digit) t[c] = kIdentCont | kDigit;
         if (c == '$') t[c] = kIdentCont;
+        const bool opens_something =
+            c == '-' || c == '/' || c == '\'' || c == '"' || c == '$' || c == ';';
+        if (!letter && !opens_something) t[c] |= kInert;
+        const int l = c | 0x20;
+        if (letter && c < 0x80 &&
+            (l == 's' || l == 'n' || l == 'c' || l == 'l' || l == 'p' || l == 'i')) {
+            t[c] |= kKeyStart;
+        }
     }
     return t;
 }
@@ -52,27 +67,18 @@ inline char lower(char c) noexcept {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
 }
 
-// Case-insensitive comparison of [p, p + lit.size()) with a lower-case literal.
+// Case-insensitive comparison of [p, p + lit.size()) with a lower-case literal of letters
+// and '_'. Setting bit 0x20 folds ASCII letters to lower case; the only other byte it makes
+// equal to a literal's byte is DEL (as '_'), which no unquoted word holds and which at worst
+// makes a quoted name a candidate: safe.
 inline bool eq(const char* p, std::string_view lit) noexcept {
     for (std::size_t i = 0; i < lit.size(); ++i) {
-        if (lower(p[i]) != lit[i]) return false;
+        if ((static_cast<unsigned char>(p[i]) | 0x20) !=
+            (static_cast<unsigned char>(lit[i]) | 0x20)) {
+            return false;
+        }
     }
     return true;
-}
-
-// Statements starting with these words change no session state by themselves.
-bool harmless_first_word(const char* p, std::size_t n) noexcept {
-    switch (n) {
-        case 4:
-            return eq(p, "with") || eq(p, "show") || eq(p, "copy") || eq(p, "move");
-        case 5:
-            return eq(p, "table") || eq(p, "fetch") || eq(p, "merge");
-        case 6:
-            return eq(p, "select") || eq(p, "insert") || eq(p, "update") || eq(p, "delete") ||
-                   eq(p, "values") || eq(p, "notify");
-        default:
-            return false;
-    }
 }
 
 // Function names that change session state wherever they are called.
@@ -158,44 +164,88 @@ const char* skip_dollar(const char* p, const char* end) noexcept {
     return nullptr;
 }
 
-}  // namespace
+// What a statement's first word says. Statements starting with a harmless word change no
+// session state by themselves; select-like ones create a table when they hold INTO.
+enum class Opening { kNone, kHarmless, kSelectLike, kCandidate };
 
-bool may_affect_session_state(std::string_view sql) noexcept {
-    const char* p = sql.data();
-    const char* const end = p + sql.size();
-    bool at_start = true;      // no word seen yet in this statement
-    bool select_like = false;  // SELECT/WITH/VALUES/TABLE: INTO would create a table
-    // A word at p: true when it makes the text a candidate; p moves past it.
-    const auto word_matters = [&]() {
-        const char* q = p + 1;
-        while (q < end && (kClasses[static_cast<unsigned char>(*q)] & kIdentCont) != 0) ++q;
-        const std::size_t n = static_cast<std::size_t>(q - p);
-        const char* w = p;
-        p = q;
-        if (at_start) {
-            at_start = false;
-            select_like = (n == 6 && (eq(w, "select") || eq(w, "values"))) ||
-                          (n == 4 && eq(w, "with")) || (n == 5 && eq(w, "table"));
-            return !harmless_first_word(w, n);
+Opening judge_first_word(const char* w, std::size_t n) noexcept {
+    switch (n) {
+        case 4:
+            if (eq(w, "with")) return Opening::kSelectLike;
+            return eq(w, "show") || eq(w, "copy") || eq(w, "move") ? Opening::kHarmless
+                                                                   : Opening::kCandidate;
+        case 5:
+            if (eq(w, "table")) return Opening::kSelectLike;
+            return eq(w, "fetch") || eq(w, "merge") ? Opening::kHarmless : Opening::kCandidate;
+        case 6:
+            if (eq(w, "select") || eq(w, "values")) return Opening::kSelectLike;
+            return eq(w, "insert") || eq(w, "update") || eq(w, "delete") || eq(w, "notify")
+                       ? Opening::kHarmless
+                       : Opening::kCandidate;
+        default:
+            return Opening::kCandidate;  // also E'..', U&"..": a one-letter word
+    }
+}
+
+// Skips blanks, comments, '(' and empty statements to the statement's first word and judges
+// it; `p` moves past the word. (The scanners take positions by value and hand them back so
+// that they stay in registers.)
+Opening read_opening(const char*& p_out, const char* end) noexcept {
+    const char* p = p_out;
+    for (;;) {
+        while (p < end && ((cls(*p) & kSpace) != 0 || *p == '(' || *p == ';')) ++p;
+        if (p == end) return Opening::kNone;
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
+            const void* nl = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
+            p = nl ? static_cast<const char*>(nl) : end;
+        } else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+            p = skip_block_comment(p, end);
+            if (p == nullptr) return Opening::kCandidate;
+        } else {
+            break;
         }
-        // Every word that matters is 4 letters or longer ("into").
-        return n >= 4 && (state_function(w, n) || (select_like && n == 4 && eq(w, "into")));
-    };
+    }
+    // A number, an operator, a literal or a quoted identifier: unsure.
+    if ((cls(*p) & kIdentStart) == 0) return Opening::kCandidate;
+    const char* w = p;
+    do ++p;
+    while (p < end && (cls(*p) & kIdentCont) != 0);
+    p_out = p;
+    return judge_first_word(w, static_cast<std::size_t>(p - w));
+}
 
+// Scans the rest of a statement after a harmless first word. Returns the position after its
+// ';' (or the end), or nullptr when something in it may touch session state, or when unsure.
+const char* skip_harmless_body(const char* p, const char* end, bool select_like) noexcept {
     while (p < end) {
         const unsigned char c = static_cast<unsigned char>(*p);
         const unsigned char k = kClasses[c];
-        // The common bytes first: words, blanks, numbers.
-        if ((k & kIdentStart) != 0 && !(p + 1 < end && (p[1] == '\'' || p[1] == '&'))) {
-            if (word_matters()) return true;
-            continue;
-        }
-        if ((k & kSpace) != 0) {
+        if ((k & kInert) != 0) {  // blanks, digits, most operators: the common bytes
             ++p;
             continue;
         }
-        if ((k & kDigit) != 0 && !at_start) {
-            ++p;
+        if ((k & kIdentStart) != 0) {
+            const char* w = p;
+            do ++p;
+            while (p < end && (kClasses[static_cast<unsigned char>(*p)] & kIdentCont) != 0);
+            const auto n = static_cast<std::size_t>(p - w);
+            if (n >= 4) {
+                // Every word that matters is 4 letters or longer ("into").
+                if ((k & kKeyStart) != 0 &&
+                    (state_function(w, n) || (select_like && n == 4 && eq(w, "into")))) {
+                    return nullptr;
+                }
+            } else if (n == 1 && p < end && (*p == '\'' || *p == '&')) {
+                const char l = lower(static_cast<char>(c));
+                if (*p == '&') {
+                    if (l == 'u') return nullptr;  // U&'...' / U&"..." with escapes: unsure
+                } else if (l == 'e' || l == 'b' || l == 'x' || l == 'n') {
+                    // E'..' (backslash escapes), B'..', X'..', N'..' literals.
+                    bool backslash = false;
+                    p = skip_literal(p + 1, end, l == 'e', backslash);
+                    if (p == nullptr || (backslash && l != 'e')) return nullptr;
+                }
+            }
             continue;
         }
         switch (c) {
@@ -209,7 +259,7 @@ bool may_affect_session_state(std::string_view sql) noexcept {
             case '/':
                 if (p + 1 < end && p[1] == '*') {
                     p = skip_block_comment(p, end);
-                    if (p == nullptr) return true;
+                    if (p == nullptr) return nullptr;
                     continue;
                 }
                 break;
@@ -218,54 +268,52 @@ bool may_affect_session_state(std::string_view sql) noexcept {
                 // elsewhere than we think: unsure.
                 bool backslash = false;
                 p = skip_literal(p + 1, end, false, backslash);
-                if (p == nullptr || backslash || at_start) return true;
+                if (p == nullptr || backslash) return nullptr;
                 continue;
             }
             case '"': {
                 const char* close = static_cast<const char*>(
                     std::memchr(p + 1, '"', static_cast<std::size_t>(end - p - 1)));
-                if (close == nullptr || at_start) return true;
-                if (state_function(p + 1, static_cast<std::size_t>(close - p - 1))) return true;
+                if (close == nullptr) return nullptr;
+                if (state_function(p + 1, static_cast<std::size_t>(close - p - 1))) return nullptr;
                 p = close + 1;  // "a""b" reads as two identifiers here; neither matters
                 continue;
             }
             case '$':
-                if (at_start) return true;
                 p = skip_dollar(p, end);
-                if (p == nullptr) return true;
+                if (p == nullptr) return nullptr;
                 continue;
             case ';':
-                at_start = true;
-                select_like = false;
-                ++p;
-                continue;
-            case '(':
-                ++p;  // "(SELECT ...)"
-                continue;
+                return p + 1;
             default:
                 break;
         }
-        if (is_ident_start(c)) {
-            if (p + 1 < end && p[1] == '\'') {
-                // E'..' (backslash escapes), B'..', X'..', N'..' literals.
-                const char l = lower(static_cast<char>(c));
-                if (l == 'e' || l == 'b' || l == 'x' || l == 'n') {
-                    bool backslash = false;
-                    p = skip_literal(p + 2, end, l == 'e', backslash);
-                    if (p == nullptr || at_start || (backslash && l != 'e')) return true;
-                    continue;
-                }
-            }
-            if (lower(static_cast<char>(c)) == 'u' && p + 1 < end && p[1] == '&') {
-                return true;  // U&'...' / U&"..." with escapes: unsure
-            }
-            if (word_matters()) return true;
-            continue;
-        }
-        if (at_start) return true;  // a statement starting with a number or operator
         ++p;
     }
-    return false;
+    return end;
+}
+
+}  // namespace
+
+bool may_affect_session_state(std::string_view sql) noexcept {
+    const char* p = sql.data();
+    const char* const end = p + sql.size();
+    for (;;) {
+        switch (read_opening(p, end)) {
+            case Opening::kNone:
+                return false;
+            case Opening::kCandidate:
+                return true;
+            case Opening::kHarmless:
+                p = skip_harmless_body(p, end, false);
+                if (p == nullptr) return true;
+                break;
+            case Opening::kSelectLike:
+                p = skip_harmless_body(p, end, true);
+                if (p == nullptr) return true;
+                break;
+        }
+    }
 }
 
 namespace {
