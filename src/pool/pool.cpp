@@ -468,8 +468,8 @@ asio::awaitable<std::unique_ptr<ServerConnection>> Pool::acquire_same(
     co_return std::move(waiter->conn);
 }
 
-void Pool::release(std::unique_ptr<ServerConnection> conn) {
-    conn->last_used_at = Clock::now();
+void Pool::release(std::unique_ptr<ServerConnection> conn, Clock::time_point now) {
+    conn->last_used_at = now;
     std::shared_ptr<SameServerWaiter> same_waiter;  // the hot path allocates nothing
     std::shared_ptr<Waiter> next_waiter;
     std::unique_ptr<ServerConnection> closing;

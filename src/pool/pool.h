@@ -128,8 +128,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
         boost::asio::any_io_executor executor, std::uint64_t server,
         std::chrono::milliseconds patience, std::uint64_t client);
 
-    // Returns a clean, idle connection (ReadyForQuery 'I', nothing outstanding).
-    void release(std::unique_ptr<backend::ServerConnection> conn);
+    // Returns a clean, idle connection (ReadyForQuery 'I', nothing outstanding),
+    // last used `now` (a caller that has just read the clock passes its reading).
+    void release(std::unique_ptr<backend::ServerConnection> conn,
+                 std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 
     // Closes idle connections past their idle timeout or lifetime, and opens
     // connections up to min_size on `executor`. Called periodically.

@@ -37,7 +37,7 @@ Proxy::~Proxy() {
 int Proxy::run() {
     const auto cfg = context_.config();
     for (int i = 0; i < cfg->workers; ++i) {
-        workers_.push_back(std::make_unique<Worker>(i, context_));
+        workers_.push_back(std::make_unique<Worker>(i, context_, cfg->workers == 1));
         workers_.back()->listen(cfg->listen);
     }
     if (cfg->admin_listen) {

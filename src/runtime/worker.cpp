@@ -24,7 +24,8 @@ std::uint64_t next_client_id() {
 }
 }  // namespace
 
-Worker::Worker(int index, session::ProxyContext& proxy) : proxy_(proxy), acceptor_(io_) {
+Worker::Worker(int index, session::ProxyContext& proxy, bool sole)
+    : proxy_(proxy), io_(sole ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO : 1), acceptor_(io_) {
     context_.executor = io_.get_executor();
     context_.index = index;
 }

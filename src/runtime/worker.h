@@ -15,7 +15,12 @@ namespace pgmux::runtime {
 
 class Worker {
   public:
-    Worker(int index, session::ProxyContext& proxy);
+    // `sole`: the only worker. Its sockets are then only ever touched by its
+    // own thread (servers never move between workers), so Asio's per-socket
+    // reactor locks can go (BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO). With
+    // several workers a server socket is handed from one worker's reactor to
+    // another's (ServerConnection::rebind) and the locks stay.
+    Worker(int index, session::ProxyContext& proxy, bool sole);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -40,7 +45,7 @@ class Worker {
     // Declared before io_ so that it outlives it: destroying io_ destroys
     // handlers still queued, and with them sessions that refer to it.
     session::WorkerContext context_;
-    boost::asio::io_context io_{1};
+    boost::asio::io_context io_;
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
     boost::asio::ip::tcp::acceptor acceptor_;
     std::thread thread_;

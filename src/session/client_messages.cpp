@@ -216,7 +216,9 @@ ClientSession::ClientBytes ClientSession::handle_client_bytes(std::string_view d
             continue;
         }
         if (!server_) {
-            if (auto answered = answer_without_server(data.substr(pos))) {
+            const bool answerable =
+                f.type == msg::kParse || f.type == msg::kClose || f.type == msg::kSync;
+            if (auto answered = answerable ? answer_without_server(data.substr(pos)) : 0) {
                 flush_verbatim();
                 pos += answered;
                 continue;

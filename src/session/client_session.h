@@ -311,7 +311,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool queue_replay(backend::ServerConnection& server);
     void log_pin_event(const pinning::PinEvent& e);
     void hand_back_server_at_disconnect();
-    void release_server();
+    // `now`: when the server finished (a ReadyForQuery handler passes the clock
+    // reading it took for the latency metrics).
+    void release_server(Clock::time_point now = Clock::now());
     // After a transaction of a client that reads lastval()/currval(): keeps
     // the server a moment (see sequence_draws_); false when not.
     bool linger_for_sequence_read();
@@ -414,6 +416,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     pinning::OnPin on_pin_ = pinning::OnPin::allow;
     bool unsynced_ = false;            // extended-protocol messages sent since the last Sync
     bool discard_until_sync_ = false;  // after a failure answered locally
+    Clock::time_point ready_at_;       // when the last ReadyForQuery arrived
     char tx_status_ = 'I';
     // Set by a message handler that forwards its message byte for byte and
     // nothing else: the bytes go to the server straight from the read buffer.

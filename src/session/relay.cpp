@@ -138,7 +138,7 @@ void ClientSession::on_server_read(std::uint64_t server_id, boost::system::error
     const bool shutdown_now = proxy_.shutting_down.load() && !closing_ && between_transactions;
     if (release || shutdown_now) {
         if (release && server->in().empty()) {
-            release_server();
+            release_server(ready_at_);  // `release` comes from a ReadyForQuery just seen
         } else if (release) {
             drop_server("unexpected bytes after ReadyForQuery");
         }
@@ -442,11 +442,12 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
     }
     if (v.event.kind == ReplyEvent::Kind::kReadyForQuery) {
         tx_status_ = v.event.tx_status;
-        // The client's request is answered: one clock read per request.
+        // The client's request is answered: one clock read per ReadyForQuery,
+        // for the latency metrics and for the server's release.
+        ready_at_ = Clock::now();
         if (v.forward) {
             if (const auto stamp = request_times_.pop()) {
-                worker_.session_stats.record(stamp->received, stamp->forwarded,
-                                             std::chrono::steady_clock::now());
+                worker_.session_stats.record(stamp->received, stamp->forwarded, ready_at_);
             }
         }
         if (tracker_.empty()) request_times_.clear();  // keeps stamps and replies paired
@@ -630,7 +631,7 @@ bool ClientSession::linger_for_sequence_read() {
     return true;
 }
 
-void ClientSession::release_server() {
+void ClientSession::release_server(Clock::time_point now) {
     if (server_->discard_on_release) {
         drop_server("the backend has a pg_temp schema another client could observe");
         return;
@@ -644,7 +645,7 @@ void ClientSession::release_server() {
     } else if (server_->sequence_owner == id_) {
         server_->sequence_owner = 0;  // DISCARD SEQUENCES / ALL
     }
-    pool_->release(std::move(server_));
+    pool_->release(std::move(server_), now);
     tracker_.clear();
     request_times_.clear();
     unsynced_ = false;

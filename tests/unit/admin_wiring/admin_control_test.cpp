@@ -40,7 +40,7 @@ struct ControlThread {
 
 TEST(AdminControl, RunningWorkersAnswer) {
     session::ProxyContext proxy(test_config());
-    Worker worker(0, proxy);
+    Worker worker(0, proxy, /*sole=*/true);
     worker.start();  // no listener: the accept loop ends at once, the thread keeps running
     ControlThread control;
     int reloads = 0;
@@ -82,7 +82,7 @@ TEST(AdminControl, RunningWorkersAnswer) {
 
 TEST(AdminControl, AStuckWorkerFailsTheRequestWithinTheBound) {
     session::ProxyContext proxy(test_config());
-    Worker stuck(0, proxy);  // never started: posted jobs are never run
+    Worker stuck(0, proxy, /*sole=*/true);  // never started: posted jobs are never run
     ControlThread control;
     AdminControl admin(
         proxy, {&stuck}, control.io.get_executor(), [] { return std::optional<std::string>(); },
@@ -98,7 +98,7 @@ TEST(AdminControl, AStuckWorkerFailsTheRequestWithinTheBound) {
 
 TEST(AdminControl, StopEndsAWaitAtOnce) {
     session::ProxyContext proxy(test_config());
-    Worker stuck(0, proxy);
+    Worker stuck(0, proxy, /*sole=*/true);
     ControlThread control;
     AdminControl admin(
         proxy, {&stuck}, control.io.get_executor(), [] { return std::optional<std::string>(); },
