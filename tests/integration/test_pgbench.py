@@ -137,3 +137,22 @@ def test_prepared_in_transaction_mode(pgmux, pg, database, script):
         assert 1 <= sampler.max_seen <= pool
     if script == "tpcb-like":
         assert_tpcb_invariants(pg, database, clients * per_client)
+
+
+@pytest.mark.parametrize("protocol", ["simple", "prepared"])
+def test_tpcb_over_several_workers(pgmux, pg, database, protocol):
+    # Three worker threads share four server connections: a server released on one worker
+    # is borrowed on another (its socket moves between their reactors). The single-worker
+    # default runs without Asio's per-socket locks; this is the configuration that keeps them.
+    clients, pool, per_client = 24, 4, 40
+    proxy = pgmux("--workers", "3", pool_size=pool)
+    init_through(proxy.endpoint, database)
+    with BackendSampler(pg, database) as sampler:
+        r = pgbench(proxy.endpoint, "-M", protocol, "-c", clients, "-j", 3, "-t", per_client,
+                    dbname=database)
+    stats = parse_pgbench(r.stdout)
+    assert stats["processed"] == clients * per_client, r.stdout
+    assert stats["failed"] == 0, r.stdout
+    assert "error" not in r.stderr.lower(), r.stderr
+    assert 1 <= sampler.max_seen <= pool
+    assert_tpcb_invariants(pg, database, clients * per_client)
