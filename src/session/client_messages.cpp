@@ -344,6 +344,7 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
         }
         if (f.type != msg::kParse) return 0;
         const auto name = br.cstr();
+        if (!name || name->empty()) return 0;  // the unnamed statement runs at once
         const auto query = br.cstr();
         const auto types = br.bytes(br.remaining());
         if (!name || !query || !types || name->empty() || !valid_param_types(*types)) return 0;

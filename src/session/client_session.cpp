@@ -143,9 +143,11 @@ void ClientSession::on_client_readable(boost::system::error_code ec) {
 void ClientSession::on_client_read(boost::system::error_code ec) {
     const bool in_scratch = worker_.scratch_holder == this;
     if (in_scratch) worker_.scratch_holder = nullptr;
-    if (closing_ || ec == asio::error::operation_aborted) return end_serving();
-    if (ec) {
-        if (!close_reason_) close_reason_ = CloseReason::kClientEof;
+    if (closing_ || ec) [[unlikely]] {
+        // Aborted: pgmux itself withdrew the read (the session is ending).
+        if (!closing_ && ec != asio::error::operation_aborted && !close_reason_) {
+            close_reason_ = CloseReason::kClientEof;
+        }
         return end_serving();
     }
     if (in_scratch) return serve_client_bytes({worker_.scratch.data(), worker_.scratch_held}, true);

@@ -105,15 +105,15 @@ void ClientSession::on_server_read(std::uint64_t server_id, boost::system::error
     // Compared by id: a dropped server's successor may reuse its address.
     const auto still_linked = [&] { return server_ && server_->id() == server_id; };
     if (!still_linked()) return;  // dropped meanwhile (the read was aborted)
-    // Withdrawn by pgmux (a lingering server released, then linked to this
-    // client again, with a read of its own posted): not a lost server.
-    if (ec == asio::error::operation_aborted) return;
     backend::ServerConnection* server = server_.get();
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        read_server();  // TLS: a record is not complete yet
-        return;
-    }
-    if (ec) {
+    if (ec) [[unlikely]] {
+        // Withdrawn by pgmux (a lingering server released, then linked to this
+        // client again, with a read of its own posted): not a lost server.
+        if (ec == asio::error::operation_aborted) return;
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            read_server();  // TLS: a record is not complete yet
+            return;
+        }
         proxy_.counters.servers_lost.fetch_add(1, std::memory_order_relaxed);
         LOG_WARN << "server connection S" << server->id() << " of client C" << id_
                  << " was lost: " << ec.message();
