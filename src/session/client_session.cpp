@@ -132,6 +132,7 @@ void ClientSession::on_client_readable(boost::system::error_code ec) {
     const std::size_t n = net::read_some(socket_, tls_.get(), scratch.data(), scratch.size(), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_for_client();
     if (ec) {
+        if (ec == asio::error::eof && wait_for_owed_replies()) return;
         if (!close_reason_) close_reason_ = CloseReason::kClientEof;
         return end_serving();
     }
@@ -144,6 +145,7 @@ void ClientSession::on_client_read(boost::system::error_code ec) {
     const bool in_scratch = worker_.scratch_holder == this;
     if (in_scratch) worker_.scratch_holder = nullptr;
     if (closing_ || ec) [[unlikely]] {
+        if (!closing_ && ec == asio::error::eof && wait_for_owed_replies()) return;
         // Aborted: pgmux itself withdrew the read (the session is ending).
         if (!closing_ && ec != asio::error::operation_aborted && !close_reason_) {
             close_reason_ = CloseReason::kClientEof;
@@ -225,6 +227,34 @@ void ClientSession::end_serving() {
     if (finished_) return;
     finished_ = true;
     finish();
+}
+
+bool ClientSession::wait_for_owed_replies() {
+    // Without a Sync the server keeps its answers (PostgreSQL itself drops
+    // them at the end of input): nothing would ever come. Requests still
+    // queued for the server would be lost to the shutdown below.
+    if (!server_ || tracker_.empty() || unsynced_ || server_->out().queued() > 0) return false;
+    boost::system::error_code ec;
+    server_->socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    if (ec) return false;
+    server_->discard_on_release = true;  // its backend ends after these answers
+    client_half_closed_ = true;          // no more reads; the relay ends the session
+    return true;
+}
+
+void ClientSession::finish_half_closed() {
+    // The backend saw the end of input too: it rolls back what the client
+    // left open and exits.
+    if (server_) drop_server("the client ended its input (half-close)");
+    if (!close_reason_) close_reason_ = CloseReason::kClientEof;
+    if (out_.queued() == 0 || out_.failed()) return end_serving();
+    asio::co_spawn(
+        socket_.get_executor(),
+        [self = shared_from_this()]() -> asio::awaitable<void> {
+            co_await self->out_.drain();
+            self->end_serving();
+        },
+        asio::detached);
 }
 
 void ClientSession::after_failed_link() {
@@ -390,6 +420,10 @@ void ClientSession::close_client(CloseReason reason) {
     closing_ = true;
     boost::system::error_code ec;
     socket_.cancel(ec);  // ends a pending client wait, whose handler then finishes
+    if (client_half_closed_) {
+        // No client wait is pending: finish from here (after the caller).
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->end_serving(); });
+    }
 }
 
 void ClientSession::request_close(CloseReason reason) {

@@ -114,6 +114,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     boost::asio::awaitable<void> wait_for_server_queue(std::shared_ptr<ClientSession> self);
     // Ends the session once, whichever handler sees the end first.
     void end_serving();
+    // The client sent FIN (it may still read, or be gone). The server is
+    // told the same (its socket's sending side is shut down), so PostgreSQL
+    // does what it does for a direct client: answers what it received before
+    // the end of its input, or, with client_connection_check_interval, stops.
+    // The session lives on until those answers are relayed; false when
+    // nothing is owed or no answer will come (requests without Sync).
+    bool wait_for_owed_replies();
+    // Ends a half-closed session once its last reply reached the client.
+    void finish_half_closed();
     // What handling a client read came to: the bytes used, and what next.
     struct ClientBytes {
         enum class Next : std::uint8_t {
@@ -423,6 +432,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool forward_verbatim_ = false;
     bool closing_ = false;
     bool finished_ = false;
+    bool client_half_closed_ = false;  // see wait_for_owed_replies()
     bool fatal_forwarded_ = false;
     std::optional<CloseReason> close_reason_;
 };

@@ -146,8 +146,11 @@ void ClientSession::on_server_read(std::uint64_t server_id, boost::system::error
             send_error("FATAL", "57P01", "terminating connection due to administrator command");
             close_client(CloseReason::kShutdown);
         }
-        if (!still_linked()) return;
     }
+    if (client_half_closed_ && !closing_ && tracker_.empty() && !unsynced_) {
+        return finish_half_closed();  // every request before the FIN is answered
+    }
+    if (!still_linked()) return;
     if (out_.queued() > kClientHighWatermark) {
         // A slow client: stop reading the server until its queue drains.
         asio::co_spawn(socket_.get_executor(),

@@ -148,13 +148,12 @@ def test_terminate_closes_connection(proxy, database):
 
 
 @pytest.mark.parametrize("sql", ["SELECT 1", "BEGIN; SELECT 1"], ids=["idle", "in-transaction"])
-def test_request_then_half_close_ends_the_connection(proxy, pg, database, sql):
+def test_request_then_half_close_gets_its_answer_then_the_end(proxy, pg, database, sql):
     """A client that sends a request and at once shuts down its sending side
-    (a TCP proxy passing on a half-close does this) sees the connection end.
-    The FIN mostly arrives together with the request, so pgmux must notice it
-    although the read that took the request found no bytes left
-    (net/reactor_read.h). PostgreSQL answers the request first; pgmux, like
-    PgBouncer, ends the session at once (docs/limitations.md)."""
+    (a TCP proxy passing on a half-close does this; so do `nc -N` scripts)
+    gets the answer, then sees the connection end, as from PostgreSQL. The FIN
+    mostly arrives together with the request, so pgmux must notice it although
+    the read that took the request found no bytes left (net/reactor_read.h)."""
     ready = b"Z\x00\x00\x00\x05" + (b"T" if "BEGIN" in sql else b"I")
     for endpoint in (pg.endpoint, proxy.endpoint):
         for _ in range(20):
@@ -164,8 +163,33 @@ def test_request_then_half_close_ends_the_connection(proxy, pg, database, sql):
                 raw.sock.sendall(query_message(sql))
                 raw.sock.shutdown(socket.SHUT_WR)
                 rest = raw.read_until_closed()  # socket.timeout if the end never comes
-                if endpoint == pg.endpoint:
-                    assert rest.endswith(ready)
+                assert rest.endswith(ready), (endpoint, rest)
+    # The transaction the client left open was rolled back: its server went back clean.
+    with RawConnection(proxy.endpoint, timeout=5) as raw:
+        raw.startup(dbname=database)
+        raw.read_until_ready()
+        raw.send(query_message("SELECT 1"))
+        assert raw.read_until_ready()[-1] == (b"Z", b"I")
+
+
+def test_pipeline_then_half_close_gets_every_answer(proxy, pg, database):
+    """Several extended-protocol batches, each ended by Sync, then FIN: every
+    batch is answered before the end, as PostgreSQL does."""
+    batch = b"".join([
+        message(b"P", b"\0SELECT pg_sleep(0.05), $1::int\0\0\0"),
+        message(b"B", b"\0\0\0\0\0\x01\0\0\0\x017\0\0"),
+        message(b"E", b"\0\0\0\0\0"),
+        message(b"S", b""),
+    ])
+    for endpoint in (pg.endpoint, proxy.endpoint):
+        with RawConnection(endpoint, timeout=10) as raw:
+            raw.startup(dbname=database)
+            raw.read_until_ready()
+            raw.sock.sendall(batch * 3)
+            raw.sock.shutdown(socket.SHUT_WR)
+            rest = raw.read_until_closed()
+            assert rest.count(b"Z\x00\x00\x00\x05I") == 3, (endpoint, rest)
+            assert rest.count(b"C\x00\x00\x00\x0dSELECT 1\x00") == 3, (endpoint, rest)
 
 
 def test_function_call(proxy, pg, database):
@@ -252,3 +276,19 @@ def test_slow_client_gets_a_large_result_with_bounded_buffering(proxy, database)
     # quarantine: the RSS would measure the sanitizer. The run without it checks the bound.
     if not os.environ.get("PGMUX_SANITIZE"):
         assert peak - before < 16 * 1024, f"pgmux grew by {peak - before} kB for a 40 MB result"
+
+
+def test_half_close_during_a_long_query_reaches_the_server(proxy, pg, database):
+    """The server learns that the client ended its input, as it would from a direct
+    client: with client_connection_check_interval it stops a long query at once."""
+    for endpoint in (pg.endpoint, proxy.endpoint):
+        with RawConnection(endpoint, timeout=10) as raw:
+            raw.startup(dbname=database)
+            raw.read_until_ready()
+            raw.send(query_message("SET client_connection_check_interval = '100ms'"))
+            raw.read_until_ready()
+            raw.send(query_message("SELECT pg_sleep(30)"))
+            raw.sock.shutdown(socket.SHUT_WR)
+            t0 = time.monotonic()
+            raw.read_until_closed()
+            assert time.monotonic() - t0 < 5, endpoint
