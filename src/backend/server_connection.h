@@ -105,8 +105,9 @@ class ServerConnection {
     // at the Sync they become unconfirmed until their ParseComplete arrives
     // (see ServerStatementCache::mark_unconfirmed).
     std::vector<std::string> parsed_in_batch;
-    // Set when the backend must not be reused (it has a pg_temp schema).
-    bool discard_on_release = false;
+    // Why the backend must not be reused (logged when it is closed instead);
+    // nullptr while it may be.
+    const char* discard_reason = nullptr;
 
     Clock::time_point created_at = Clock::now();
     Clock::time_point last_used_at = Clock::now();

@@ -237,8 +237,8 @@ bool ClientSession::wait_for_owed_replies() {
     boost::system::error_code ec;
     server_->socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
     if (ec) return false;
-    server_->discard_on_release = true;  // its backend ends after these answers
-    client_half_closed_ = true;          // no more reads; the relay ends the session
+    server_->discard_reason = "the client ended its input (half-close)";  // so does the backend
+    client_half_closed_ = true;  // no more reads; the relay ends the session
     return true;
 }
 

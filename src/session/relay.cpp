@@ -273,7 +273,7 @@ void ClientSession::undo_skipped(const TrackedReply& parse) {
         // still holds the statement. Stale, it is closed before its next use;
         // evicted, pgmux no longer tracks it, so this backend is not reused.
         if (!server_->statements.mark_stale(std::string(parse.server_statement()))) {
-            server_->discard_on_release = true;
+            server_->discard_reason = "it holds a prepared statement pgmux no longer tracks";
         }
         return;
     }
@@ -331,7 +331,7 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
                     break;
                 }
                 // Its outcome is unknown now: never pool this backend again.
-                server_->discard_on_release = true;
+                server_->discard_reason = "a request pgmux made on it failed";
                 if (v.inspect == Inspect::kReplay && !closing_) {
                     send_error("FATAL", "XX000",
                                "pgmux could not restore this session's settings on a server "
@@ -395,7 +395,8 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
                 auto value =
                     len && *len > 0 ? br.bytes(static_cast<std::size_t>(*len)) : std::nullopt;
                 if (columns && *columns == 1 && value && *value == "t") {
-                    server_->discard_on_release = true;
+                    server_->discard_reason =
+                        "the backend has a pg_temp schema another client could observe";
                 }
             }
             break;
@@ -635,8 +636,8 @@ bool ClientSession::linger_for_sequence_read() {
 }
 
 void ClientSession::release_server(Clock::time_point now) {
-    if (server_->discard_on_release) {
-        drop_server("the backend has a pg_temp schema another client could observe");
+    if (server_->discard_reason) {
+        drop_server(server_->discard_reason);
         return;
     }
     server_->last_client_id = id_;

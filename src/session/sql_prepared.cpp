@@ -373,7 +373,9 @@ void ClientSession::settle_sql_statements(const parser::Statement* done) {
         for (auto& [name, ps] : unconfirmed_deallocates_) {
             if (server_) {
                 // Evicting one to make room would leave it on the server untracked.
-                if (server_->statements.insert(ps->server_name)) server_->discard_on_release = true;
+                if (server_->statements.insert(ps->server_name)) {
+                    server_->discard_reason = "it holds prepared statements pgmux no longer tracks";
+                }
                 server_->statements.mark_stale(ps->server_name);
             }
             statements_.try_emplace(name, std::move(ps));
@@ -384,7 +386,9 @@ void ClientSession::settle_sql_statements(const parser::Statement* done) {
             unconfirmed_discard_.reset();
             // The server keeps statements pgmux no longer tracks (other
             // clients' too): it is not pooled again.
-            if (server_) server_->discard_on_release = true;
+            if (server_) {
+                server_->discard_reason = "it holds prepared statements pgmux no longer tracks";
+            }
         }
         return;
     }
