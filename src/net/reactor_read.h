@@ -42,6 +42,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "net/syscalls.h"
+
 // Asio's reactor is not a public interface: this file was written against
 // Boost 1.81 (Debian 12's libboost1.81-dev) and must be checked again for
 // another version (Asio 1.29, in Boost 1.84, changed start_op()).
@@ -81,7 +83,7 @@ inline ssize_t receive(int fd, std::span<char> into, bool& drained) {
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
-    const ssize_t n = ::recvmsg(fd, &msg, 0);
+    const ssize_t n = recvmsg_no_cancel(fd, &msg);
     drained = false;
     if (n <= 0) return n;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {

@@ -31,6 +31,7 @@
 #include <tuple>
 
 #include "config/config.h"
+#include "net/syscalls.h"
 #include "pgmux/auth/crypto.hpp"
 
 namespace pgmux::net {
@@ -144,7 +145,7 @@ inline std::size_t read_some(boost::asio::ip::tcp::socket& socket, TlsStream* tl
 inline std::size_t write_some(boost::asio::ip::tcp::socket& socket, TlsStream* tls,
                               const char* data, std::size_t size, boost::system::error_code& ec) {
     if (tls != nullptr) return tls->write_some(data, size, ec);
-    return socket.write_some(boost::asio::buffer(data, size), ec);
+    return send_no_cancel(socket.native_handle(), data, size, ec);
 }
 // Waits until at least one byte is read (login and other cold paths).
 boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> async_read_some(
