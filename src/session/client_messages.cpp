@@ -347,7 +347,7 @@ std::size_t ClientSession::answer_without_server(std::string_view data) {
         if (!name || name->empty()) return 0;  // the unnamed statement runs at once
         const auto query = br.cstr();
         const auto types = br.bytes(br.remaining());
-        if (!name || !query || !types || name->empty() || !valid_param_types(*types)) return 0;
+        if (!query || !types || !valid_param_types(*types)) return 0;
         std::string client_name(*name);
         auto ps = statements::make_prepared_statement(*query, *types, nullptr, search_path());
         if (!pool_->statement_known(ps->server_name)) return 0;

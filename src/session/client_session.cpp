@@ -131,11 +131,7 @@ void ClientSession::on_client_readable(boost::system::error_code ec) {
     const std::span<char> scratch = claim_scratch();
     const std::size_t n = net::read_some(socket_, tls_.get(), scratch.data(), scratch.size(), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_for_client();
-    if (ec) {
-        if (ec == asio::error::eof && wait_for_owed_replies()) return;
-        if (!close_reason_) close_reason_ = CloseReason::kClientEof;
-        return end_serving();
-    }
+    if (ec) return on_client_input_ended(ec);
     if (in_.empty()) return serve_client_bytes({scratch.data(), n}, true);
     in_.append({scratch.data(), n});
     serve_client_bytes(in_.view(), false);
@@ -145,12 +141,9 @@ void ClientSession::on_client_read(boost::system::error_code ec) {
     const bool in_scratch = worker_.scratch_holder == this;
     if (in_scratch) worker_.scratch_holder = nullptr;
     if (closing_ || ec) [[unlikely]] {
-        if (!closing_ && ec == asio::error::eof && wait_for_owed_replies()) return;
         // Aborted: pgmux itself withdrew the read (the session is ending).
-        if (!closing_ && ec != asio::error::operation_aborted && !close_reason_) {
-            close_reason_ = CloseReason::kClientEof;
-        }
-        return end_serving();
+        if (closing_ || ec == asio::error::operation_aborted) return end_serving();
+        return on_client_input_ended(ec);
     }
     if (in_scratch) return serve_client_bytes({worker_.scratch.data(), worker_.scratch_held}, true);
     serve_client_bytes(in_.view(), false);
@@ -227,6 +220,12 @@ void ClientSession::end_serving() {
     if (finished_) return;
     finished_ = true;
     finish();
+}
+
+void ClientSession::on_client_input_ended(boost::system::error_code ec) {
+    if (ec == asio::error::eof && wait_for_owed_replies()) return;
+    if (!close_reason_) close_reason_ = CloseReason::kClientEof;
+    end_serving();
 }
 
 bool ClientSession::wait_for_owed_replies() {

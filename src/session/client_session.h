@@ -114,6 +114,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     boost::asio::awaitable<void> wait_for_server_queue(std::shared_ptr<ClientSession> self);
     // Ends the session once, whichever handler sees the end first.
     void end_serving();
+    // A client read failed (`ec`: end of file, reset...): the session ends,
+    // or, after a FIN with replies owed, waits for them first.
+    void on_client_input_ended(boost::system::error_code ec);
     // The client sent FIN (it may still read, or be gone). The server is
     // told the same (its socket's sending side is shut down), so PostgreSQL
     // does what it does for a direct client: answers what it received before
