@@ -38,7 +38,10 @@ int Proxy::run() {
     const auto cfg = context_.config();
     for (int i = 0; i < cfg->workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, context_, cfg->workers == 1));
-        workers_.back()->listen(cfg->listen);
+        using enum Worker::PortSharing;
+        workers_.back()->listen(cfg->listen, cfg->workers == 1 ? kSole
+                                             : i == 0          ? kFirstOfSeveral
+                                                               : kJoin);
     }
     if (cfg->admin_listen) {
         std::vector<Worker*> workers;

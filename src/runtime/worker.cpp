@@ -35,23 +35,46 @@ Worker::~Worker() {
     join();
 }
 
-void Worker::listen(const config::Endpoint& endpoint) {
-    tcp::resolver resolver(io_);
+namespace {
+tcp::endpoint resolve_listen_address(asio::io_context& io, const config::Endpoint& endpoint) {
+    tcp::resolver resolver(io);
     boost::system::error_code ec;
     auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
     if (ec || results.empty()) {
         throw std::runtime_error("cannot resolve listen address " + endpoint.host + ": " +
                                  ec.message());
     }
-    const tcp::endpoint ep = *results.begin();
+    return *results.begin();
+}
+
+[[noreturn]] void throw_cannot_listen(const config::Endpoint& endpoint,
+                                      const boost::system::error_code& ec) {
+    throw std::runtime_error("cannot listen on " + endpoint.host + ":" +
+                             std::to_string(endpoint.port) + ": " + ec.message());
+}
+}  // namespace
+
+void Worker::listen(const config::Endpoint& endpoint, PortSharing sharing) {
+    const tcp::endpoint ep = resolve_listen_address(io_, endpoint);
+    boost::system::error_code ec;
+    if (sharing == PortSharing::kFirstOfSeveral) {
+        // SO_REUSEPORT lets any process of the same user bind the port too,
+        // and the kernel would then hand it some of our clients. Bind once
+        // without it first (and let go again) so that a port already taken, say
+        // by another pgmux, fails as it does for a sole worker.
+        tcp::acceptor probe(io_);
+        probe.open(ep.protocol());
+        probe.set_option(tcp::acceptor::reuse_address(true));
+        probe.bind(ep, ec);
+        if (ec) throw_cannot_listen(endpoint, ec);
+    }
     acceptor_.open(ep.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
-    acceptor_.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
-    acceptor_.bind(ep, ec);
-    if (ec) {
-        throw std::runtime_error("cannot listen on " + endpoint.host + ":" +
-                                 std::to_string(endpoint.port) + ": " + ec.message());
+    if (sharing != PortSharing::kSole) {
+        acceptor_.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
     }
+    acceptor_.bind(ep, ec);
+    if (ec) throw_cannot_listen(endpoint, ec);
     acceptor_.listen(asio::socket_base::max_listen_connections);
 }
 

@@ -1,5 +1,6 @@
-// One worker thread: its own io_context and listening socket (SO_REUSEPORT,
-// so the kernel spreads connections over workers), and the sessions it runs.
+// One worker thread: its own io_context and listening socket (with several
+// workers SO_REUSEPORT, so the kernel spreads connections over them), and the
+// sessions it runs.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -25,8 +26,13 @@ class Worker {
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
+    enum class PortSharing {
+        kSole,            // the only worker: a plain socket
+        kFirstOfSeveral,  // SO_REUSEPORT, after checking no one holds the port
+        kJoin,            // SO_REUSEPORT, joining the first worker's port
+    };
     // Binds the listening socket; throws std::runtime_error on failure.
-    void listen(const config::Endpoint& endpoint);
+    void listen(const config::Endpoint& endpoint, PortSharing sharing);
     void start();
     // Stops accepting; running sessions continue.
     void stop_accepting();

@@ -1,6 +1,7 @@
 """Clients and servers that go away at bad moments never leave a dirty server
 in the pool, and everyone else keeps working."""
 import socket
+import subprocess
 import time
 
 import psycopg
@@ -9,6 +10,7 @@ import pytest
 from harness.clients import connect
 from harness.net import Endpoint, free_port, wait_until
 from harness.postgres import PostgresServer
+from harness.proxy import pgmux_binary
 from harness.wire import RawConnection, message, query_message
 
 pytestmark = pytest.mark.timeout(120)
@@ -210,3 +212,17 @@ def test_postgres_restart_is_survived(pgmux):
         for c in clients:
             c.close()
         own.cleanup()
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_port_already_taken_is_refused(pgmux, pg, database, workers):
+    """A second pgmux started on a port one already serves must fail, not
+    quietly take a share of its clients (SO_REUSEPORT would allow that)."""
+    first = pgmux("--workers", str(workers), pool_size=2)
+    second = subprocess.run([pgmux_binary(), "--listen", str(first.endpoint), "--upstream",
+                             f"127.0.0.1:{pg.port}", "--workers", str(workers)],
+                            capture_output=True, text=True, timeout=10)
+    assert second.returncode == 1, second
+    assert "cannot listen on" in second.stderr and "in use" in second.stderr, second.stderr
+    with connect(first.endpoint, database) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
