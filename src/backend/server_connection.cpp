@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "net/reactor_read.h"
 #include "net/server_socket.h"
 #include "net/tcp_options.h"
 #include "pgmux/auth/crypto.hpp"
@@ -180,6 +181,10 @@ bool ServerConnection::looks_alive() noexcept {
     // n == -1 with EAGAIN: nothing to read, the healthy case. n == 0 is EOF; any
     // byte means the server sent something while idle, typically a FATAL.
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+bool ServerConnection::known_quiet() noexcept {
+    return !tls_ && socket_.is_open() && net::quiet_since_drained(socket_);
 }
 
 void ServerConnection::rebind(const asio::any_io_executor& executor) {

@@ -66,6 +66,11 @@ class ServerConnection {
     // A cheap check for an idle connection taken from the pool: false when
     // the server has closed it or sent something unsolicited (a FATAL).
     [[nodiscard]] bool looks_alive() noexcept;
+    // Free of that system call: true when the last read drained the socket
+    // and its reactor has seen nothing arrive since (net::quiet_since_drained;
+    // plain TCP only). False means "ask looks_alive()". Only on the thread of
+    // the socket's executor.
+    [[nodiscard]] bool known_quiet() noexcept;
 
     // Moves the socket onto another worker's executor (idle connections only).
     void rebind(const boost::asio::any_io_executor& executor);

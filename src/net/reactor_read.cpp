@@ -17,4 +17,30 @@ void enable_read_drained_hint(boost::asio::ip::tcp::socket& socket) {
     (void)::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INQ, &on, sizeof(on));
 }
 
+namespace {
+// Asio records each descriptor's "try a read at once" state in a private
+// member of its descriptor_state: set by every readiness edge, cleared when a
+// read reports the socket exhausted (done_and_exhausted, which the reactor
+// read returns when TCP_INQ says nothing is left). An explicit instantiation
+// may name a private member; the friend function it defines hands the
+// pointer to member out. Checked against Boost 1.81 in reactor_read.h.
+using DescriptorState = Reactor::descriptor_state;
+using SpeculativeFlags = bool (DescriptorState::*)[Reactor::max_ops];
+
+struct SpeculativeFlagsTag {
+    friend SpeculativeFlags member(SpeculativeFlagsTag);
+};
+template <SpeculativeFlags Member>
+struct ExposeMember {
+    friend SpeculativeFlags member(SpeculativeFlagsTag) { return Member; }
+};
+template struct ExposeMember<&DescriptorState::try_speculative_>;
+}  // namespace
+
+bool quiet_since_drained(boost::asio::ip::tcp::socket& socket) noexcept {
+    DescriptorState* state = detail::SocketInternals::of(socket).reactor_data_;
+    if (state == nullptr) return false;
+    return !(state->*member(SpeculativeFlagsTag{}))[Reactor::read_op];
+}
+
 }  // namespace pgmux::net

@@ -64,6 +64,14 @@ Reactor& reactor_of(boost::asio::ip::tcp::socket& socket);
 // 4.18). Harmless where unsupported: reads then never count as drained.
 void enable_read_drained_hint(boost::asio::ip::tcp::socket& socket);
 
+// True when the reactor has recorded no readiness of `socket` since one of
+// these reads found it drained: no byte and no FIN has arrived since, as far
+// as the reactor has been told (the kernel's news reaches it at its next
+// epoll_wait). False when unknown: the last read did not drain it (or had no
+// TCP_INQ), or the socket was registered since. Call on the socket's own
+// io_context thread.
+bool quiet_since_drained(boost::asio::ip::tcp::socket& socket) noexcept;
+
 namespace detail {
 
 // Asio keeps a socket's reactor registration in a protected member; a

@@ -198,14 +198,19 @@ std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_exec
     return conn;
 }
 
-bool Pool::usable(ServerConnection& conn, Clock::time_point now) {
+bool Pool::usable(ServerConnection& conn, const asio::any_io_executor& executor,
+                  Clock::time_point now) {
     // Asking the socket costs a system call, as much as a tenth of what
-    // pgmux spends on a short transaction. A server given back within the
-    // last millisecond is trusted without it: the checks that matter catch
-    // a server that died while idle (pg_terminate_backend, a restart,
-    // idle_session_timeout), and those find it idle longer than that. Under
-    // load, where servers are reused within microseconds, the check is skipped.
-    if (now - conn.last_used_at < kTrustedIdle || conn.looks_alive()) return true;
+    // pgmux spends on a short transaction. Two cheaper answers come first.
+    // A server given back within the last millisecond is trusted: the checks
+    // that matter catch a server that died while idle (pg_terminate_backend,
+    // a restart, idle_session_timeout), and those find it idle longer than
+    // that. And on the thread that owns its socket, the reactor knows whether
+    // anything (a FATAL, a FIN) arrived since the server's last reply was
+    // read to the end; if nothing did, there is nothing for recv() to find.
+    if (now - conn.last_used_at < kTrustedIdle) return true;
+    if (conn.socket().get_executor() == executor && conn.known_quiet()) return true;
+    if (conn.looks_alive()) return true;
     LOG_INFO << "server connection S" << conn.id() << " was closed while idle; replacing it";
     return false;
 }
@@ -221,7 +226,7 @@ std::unique_ptr<ServerConnection> Pool::try_acquire_idle(const asio::any_io_exec
         }
         if (!conn) return nullptr;
         // A dead one is destroyed outside the lock: freeing its slot takes it.
-        if (!usable(*conn, now)) continue;
+        if (!usable(*conn, executor, now)) continue;
         conn->rebind(executor);
         return conn;
     }
@@ -310,7 +315,7 @@ std::unique_ptr<ServerConnection> Pool::take_kept_idle(const asio::any_io_execut
 std::unique_ptr<ServerConnection> Pool::take_usable(Attempt& a,
                                                     const asio::any_io_executor& executor) {
     if (!a.conn) return nullptr;  // woken to retry (resume)
-    if (!usable(*a.conn)) {
+    if (!usable(*a.conn, executor)) {
         a.conn.reset();  // frees the slot, which may wake a waiter
         return nullptr;
     }
@@ -456,7 +461,7 @@ asio::awaitable<std::unique_ptr<ServerConnection>> Pool::acquire_same(
     }
     if (idle) {
         // Destroyed outside the lock: freeing its slot takes the lock again.
-        if (!usable(*idle)) co_return nullptr;
+        if (!usable(*idle, executor)) co_return nullptr;
         idle->rebind(executor);
         co_return idle;
     }

@@ -240,8 +240,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
     std::unique_ptr<backend::ServerConnection> take_kept_idle(
         const boost::asio::any_io_executor& executor);
     // False (after logging) for an idle connection the server closed meanwhile.
-    static bool usable(backend::ServerConnection& conn, std::chrono::steady_clock::time_point now =
-                                                            std::chrono::steady_clock::now());
+    // `executor`: the taker's, which the connection moves to next.
+    static bool usable(
+        backend::ServerConnection& conn, const boost::asio::any_io_executor& executor,
+        std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
     static void dispose(std::unique_ptr<backend::ServerConnection> conn);
 
     const PoolKey key_;

@@ -1,6 +1,6 @@
 // net::start_reactor_read over a real loopback TCP connection: what it reads,
-// when it skips the recv() Asio would try first, and that it still sees the
-// end of the stream and a closed socket.
+// when it skips the recv() Asio would try first, that it still sees the end
+// of the stream and a closed socket, and what quiet_since_drained reports.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -139,6 +139,42 @@ TEST_F(ReactorRead, AFinThatCameWithTheLastBytesIsSeen) {
     Probe& second = start();
     ASSERT_TRUE(second.result.has_value()) << "the end of the stream was missed";
     EXPECT_EQ(*second.result, asio::error::eof);
+}
+
+// quiet_since_drained: what the pool asks before it lends an idle server.
+
+TEST_F(ReactorRead, ASocketNeverReadIsNotKnownToBeQuiet) {
+    settle();
+    EXPECT_FALSE(quiet_since_drained(socket_));
+}
+
+TEST_F(ReactorRead, ADrainedSocketWithNothingSinceIsQuiet) {
+    send("reply");
+    ASSERT_EQ(start().bytes, "reply");
+    settle();
+    EXPECT_TRUE(quiet_since_drained(socket_));
+}
+
+TEST_F(ReactorRead, BytesLeftAfterTheLastReadAreNotQuiet) {
+    send("0123456789");
+    ASSERT_EQ(start(4).bytes, "0123");
+    EXPECT_FALSE(quiet_since_drained(socket_));
+}
+
+TEST_F(ReactorRead, BytesThatArriveWhileIdleEndTheQuiet) {
+    send("reply");
+    ASSERT_EQ(start().bytes, "reply");
+    send("FATAL");  // no read queued, as for an idle server
+    settle();
+    EXPECT_FALSE(quiet_since_drained(socket_));
+}
+
+TEST_F(ReactorRead, AFinThatArrivesWhileIdleEndsTheQuiet) {
+    send("reply");
+    ASSERT_EQ(start().bytes, "reply");
+    peer_.shutdown(tcp::socket::shutdown_send);
+    settle();
+    EXPECT_FALSE(quiet_since_drained(socket_));
 }
 
 TEST_F(ReactorRead, ClosingTheSocketAbortsAQueuedRead) {
