@@ -456,7 +456,7 @@ void ClientSession::on_server_message_seen(const protocol::Frame& f, const Verdi
         }
         if (tracker_.empty()) request_times_.clear();  // keeps stamps and replies paired
         if (tx_status_ == 'I') {
-            portals_.clear();
+            if (!portals_.empty()) portals_.clear();  // clear() zeroes every bucket
             if (v.forward) proxy_.counters.transactions.fetch_add(1, std::memory_order_relaxed);
         }
     }
