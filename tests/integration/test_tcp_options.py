@@ -2,9 +2,13 @@
 
 Read from the kernel's own view: /proc/net/tcp lists each socket's active
 timer, and a quiet connection with keepalive on has its keepalive timer
-armed (timer kind 2) for the idle time configured."""
+armed (timer kind 2) for the idle time configured. Options with no visible
+timer are read from pgmux's own sockets, duplicated into the test with
+pidfd_getfd(2)."""
 
+import ctypes
 import os
+import socket
 import subprocess
 import time
 
@@ -89,3 +93,60 @@ def test_invalid_keepalive_setting_names_the_key(tmp_path, pg, key, value):
                          capture_output=True, text=True, timeout=10)
     assert out.returncode == 2
     assert key in out.stderr
+
+
+SYS_PIDFD_GETFD = 438  # x86-64 and arm64 alike
+
+
+def socket_option_of(pid, fd, level, option):
+    """getsockopt on socket `fd` of process `pid` (a copy of the descriptor,
+    taken with pidfd_getfd: the connection itself is not touched)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        copy = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+        if copy < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"pidfd_getfd({pid}, {fd}): {os.strerror(err)}")
+        with socket.socket(fileno=copy) as s:
+            return s.getsockopt(level, option)
+    finally:
+        os.close(pidfd)
+
+
+def tcp_connection_fds(proxy, pg):
+    """pgmux's descriptors of its connection to one client and to PostgreSQL,
+    as {fd: "client" | "server"}, while that client is connected."""
+    ports = {}
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[3] == "01":  # established
+                ports[fields[9]] = (int(fields[1].split(":")[1], 16),
+                                    int(fields[2].split(":")[1], 16))
+    kinds = {}
+    for fd in os.listdir(f"/proc/{proxy.pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{proxy.pid}/fd/{fd}")
+        except OSError:
+            continue
+        local_remote = ports.get(link[len("socket:["):-1]) if link.startswith("socket:[") else None
+        if local_remote and local_remote[0] == proxy.endpoint.port:
+            kinds[int(fd)] = "client"
+        elif local_remote and local_remote[1] == pg.endpoint.port:
+            kinds[int(fd)] = "server"
+    return kinds
+
+
+@pytest.mark.parametrize("flag,expected", [(("--tcp-user-timeout", "7000"), 7000), ((), 0)])
+def test_user_timeout_is_set_on_client_and_server_sockets(pgmux, pg, flag, expected):
+    proxy = pgmux(*flag)
+    with psycopg.connect(host=proxy.endpoint.host, port=proxy.endpoint.port, user="postgres",
+                         dbname="postgres", autocommit=True) as conn:
+        conn.execute("SELECT 1").fetchall()  # the server connection stays open, idle
+        fds = tcp_connection_fds(proxy, pg)
+        assert sorted(fds.values()) == ["client", "server"], fds
+        for fd, kind in fds.items():
+            value = socket_option_of(proxy.pid, fd, socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+            assert value == expected, f"{kind} socket: TCP_USER_TIMEOUT {value}"

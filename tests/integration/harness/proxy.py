@@ -190,6 +190,7 @@ _PGBOUNCER_FLAGS = {
     "--tcp-keepidle": "tcp_keepidle",
     "--tcp-keepintvl": "tcp_keepintvl",
     "--tcp-keepcnt": "tcp_keepcnt",
+    "--tcp-user-timeout": "tcp_user_timeout",
 }
 
 
