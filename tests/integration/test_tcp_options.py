@@ -21,22 +21,23 @@ KEEPALIVE_TIMER = 2
 USER_HZ = 100  # /proc/net/tcp counts timer expiries in clock ticks
 
 
-def socket_inodes(pid):
-    inodes = set()
+def socket_fds(pid):
+    """{socket inode: descriptor} of the process."""
+    fds = {}
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
             link = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
             continue
         if link.startswith("socket:["):
-            inodes.add(link[len("socket:["):-1])
-    return inodes
+            fds[link[len("socket:["):-1]] = int(fd)
+    return fds
 
 
-def established_sockets(pid):
+def established_sockets(pid, with_fd=False):
     """(local port, remote port, timer kind, ticks until it fires) of the
-    process's established IPv4 TCP sockets."""
-    mine = socket_inodes(pid)
+    process's established IPv4 TCP sockets, with the descriptor last if asked."""
+    mine = socket_fds(pid)
     out = []
     with open("/proc/net/tcp") as f:
         next(f)
@@ -46,8 +47,9 @@ def established_sockets(pid):
             if state != "01" or inode not in mine:
                 continue
             kind, when = timer.split(":")
-            out.append((int(local.split(":")[1], 16), int(remote.split(":")[1], 16),
-                        int(kind, 16), int(when, 16)))
+            row = (int(local.split(":")[1], 16), int(remote.split(":")[1], 16),
+                   int(kind, 16), int(when, 16))
+            out.append(row + (mine[inode],) if with_fd else row)
     return out
 
 
@@ -115,27 +117,14 @@ def socket_option_of(pid, fd, level, option):
 
 
 def tcp_connection_fds(proxy, pg):
-    """pgmux's descriptors of its connection to one client and to PostgreSQL,
-    as {fd: "client" | "server"}, while that client is connected."""
-    ports = {}
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if fields[3] == "01":  # established
-                ports[fields[9]] = (int(fields[1].split(":")[1], 16),
-                                    int(fields[2].split(":")[1], 16))
+    """pgmux's descriptors of its connections to clients and to PostgreSQL,
+    as {fd: "client" | "server"}."""
     kinds = {}
-    for fd in os.listdir(f"/proc/{proxy.pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{proxy.pid}/fd/{fd}")
-        except OSError:
-            continue
-        local_remote = ports.get(link[len("socket:["):-1]) if link.startswith("socket:[") else None
-        if local_remote and local_remote[0] == proxy.endpoint.port:
-            kinds[int(fd)] = "client"
-        elif local_remote and local_remote[1] == pg.endpoint.port:
-            kinds[int(fd)] = "server"
+    for local, remote, _, _, fd in established_sockets(proxy.pid, with_fd=True):
+        if local == proxy.endpoint.port:
+            kinds[fd] = "client"
+        elif remote == pg.endpoint.port:
+            kinds[fd] = "server"
     return kinds
 
 
