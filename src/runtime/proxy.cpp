@@ -36,12 +36,14 @@ Proxy::~Proxy() {
 
 int Proxy::run() {
     const auto cfg = context_.config();
+    // With port 0 the kernel picks one for the first worker; the others join it.
+    config::Endpoint listen = cfg->listen;
     for (int i = 0; i < cfg->workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, context_, cfg->workers == 1));
         using enum Worker::PortSharing;
-        workers_.back()->listen(cfg->listen, cfg->workers == 1 ? kSole
-                                             : i == 0          ? kFirstOfSeveral
-                                                               : kJoin);
+        listen.port = workers_.back()->listen(listen, cfg->workers == 1 ? kSole
+                                                      : i == 0          ? kFirstOfSeveral
+                                                                        : kJoin);
     }
     if (cfg->admin_listen) {
         std::vector<Worker*> workers;
@@ -52,8 +54,8 @@ int Proxy::run() {
     }
     for (auto& w : workers_) w->start();
     if (admin_) admin_->start();
-    LOG_INFO << "pgmux listening on " << cfg->listen.host << ":" << cfg->listen.port << " ("
-             << cfg->workers << " worker" << (cfg->workers == 1 ? "" : "s") << ", "
+    LOG_INFO << "pgmux listening on " << listen.host << ":" << listen.port << " (" << cfg->workers
+             << " worker" << (cfg->workers == 1 ? "" : "s") << ", "
              << config::to_string(cfg->pool_mode) << " pooling, pool size " << cfg->pool_size
              << ")";
     log_tls(*cfg);

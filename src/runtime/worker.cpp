@@ -54,7 +54,7 @@ tcp::endpoint resolve_listen_address(asio::io_context& io, const config::Endpoin
 }
 }  // namespace
 
-void Worker::listen(const config::Endpoint& endpoint, PortSharing sharing) {
+std::uint16_t Worker::listen(const config::Endpoint& endpoint, PortSharing sharing) {
     const tcp::endpoint ep = resolve_listen_address(io_, endpoint);
     boost::system::error_code ec;
     if (sharing == PortSharing::kFirstOfSeveral) {
@@ -76,6 +76,7 @@ void Worker::listen(const config::Endpoint& endpoint, PortSharing sharing) {
     acceptor_.bind(ep, ec);
     if (ec) throw_cannot_listen(endpoint, ec);
     acceptor_.listen(asio::socket_base::max_listen_connections);
+    return acceptor_.local_endpoint().port();
 }
 
 void Worker::start() {

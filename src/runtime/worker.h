@@ -6,6 +6,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
 #include <optional>
 #include <thread>
 
@@ -31,8 +32,9 @@ class Worker {
         kFirstOfSeveral,  // SO_REUSEPORT, after checking no one holds the port
         kJoin,            // SO_REUSEPORT, joining the first worker's port
     };
-    // Binds the listening socket; throws std::runtime_error on failure.
-    void listen(const config::Endpoint& endpoint, PortSharing sharing);
+    // Binds the listening socket and returns its port (the one the kernel
+    // chose for port 0); throws std::runtime_error on failure.
+    std::uint16_t listen(const config::Endpoint& endpoint, PortSharing sharing);
     void start();
     // Stops accepting; running sessions continue.
     void stop_accepting();

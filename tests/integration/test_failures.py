@@ -1,5 +1,6 @@
 """Clients and servers that go away at bad moments never leave a dirty server
 in the pool, and everyone else keeps working."""
+import re
 import socket
 import subprocess
 import time
@@ -8,7 +9,7 @@ import psycopg
 import pytest
 
 from harness.clients import connect
-from harness.net import Endpoint, free_port, wait_until
+from harness.net import Endpoint, free_port, socket_fds, wait_until
 from harness.postgres import PostgresServer
 from harness.proxy import pgmux_binary
 from harness.wire import RawConnection, message, query_message
@@ -226,3 +227,45 @@ def test_port_already_taken_is_refused(pgmux, pg, database, workers):
     assert "cannot listen on" in second.stderr and "in use" in second.stderr, second.stderr
     with connect(first.endpoint, database) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def listening_ports(pid):
+    """The ports of the process's listening IPv4 TCP sockets, one per socket."""
+    inodes = socket_fds(pid)
+    ports = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
+                ports.append(int(fields[1].split(":")[1], 16))
+    return sorted(ports)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_listen_port_zero_takes_one_port_for_every_worker(pg, database, tmp_path, workers):
+    """--listen HOST:0 lets the kernel choose; the log names the port chosen,
+    and every worker accepts on that one port."""
+    log_path = tmp_path / "pgmux.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([pgmux_binary(), "--listen", "127.0.0.1:0", "--upstream",
+                                 f"127.0.0.1:{pg.port}", "--workers", str(workers)],
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def announced_port():
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+) ", log_path.read_text())
+            return int(m[1]) if m else None
+        port = wait_until(announced_port, timeout=10, what="pgmux to log its port")
+        assert port != 0
+        assert listening_ports(proc.pid) == [port] * workers
+        # Enough connections that the kernel's spread reaches every worker.
+        conns = [connect(Endpoint("127.0.0.1", port), database) for _ in range(4 * workers)]
+        try:
+            for c in conns:
+                assert c.execute("SELECT 1").fetchone() == (1,)
+        finally:
+            for c in conns:
+                c.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

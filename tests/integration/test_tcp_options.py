@@ -15,23 +15,11 @@ import time
 import psycopg
 import pytest
 
+from harness.net import socket_fds
 from harness.proxy import pgmux_binary
 
 KEEPALIVE_TIMER = 2
 USER_HZ = 100  # /proc/net/tcp counts timer expiries in clock ticks
-
-
-def socket_fds(pid):
-    """{socket inode: descriptor} of the process."""
-    fds = {}
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            fds[link[len("socket:["):-1]] = int(fd)
-    return fds
 
 
 def established_sockets(pid, with_fd=False):

@@ -1,5 +1,6 @@
-"""Addresses and ports on loopback."""
+"""Addresses and ports on loopback, and a process's sockets."""
 import dataclasses
+import os
 import socket
 import time
 
@@ -39,3 +40,17 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "c
         if time.monotonic() >= deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def socket_fds(pid: int) -> dict[str, int]:
+    """{socket inode: descriptor} of a process, to find its sockets in
+    /proc/net/tcp, whose tenth column is the inode."""
+    fds = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if link.startswith("socket:["):
+            fds[link[len("socket:["):-1]] = int(fd)
+    return fds
