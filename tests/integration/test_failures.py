@@ -1,5 +1,6 @@
 """Clients and servers that go away at bad moments never leave a dirty server
-in the pool, and everyone else keeps working."""
+in the pool, and everyone else keeps working. Also the listening port: one
+already taken is refused, and port 0 is one port for every worker."""
 import re
 import socket
 import subprocess
