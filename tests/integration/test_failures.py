@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from harness.clients import connect
-from harness.net import Endpoint, free_port, socket_fds, wait_until
+from harness.net import Endpoint, free_port, tcp_sockets, wait_until
 from harness.postgres import PostgresServer
 from harness.proxy import pgmux_binary
 from harness.wire import RawConnection, message, query_message
@@ -232,15 +232,7 @@ def test_port_already_taken_is_refused(pgmux, pg, database, workers):
 
 def listening_ports(pid):
     """The ports of the process's listening IPv4 TCP sockets, one per socket."""
-    inodes = socket_fds(pid)
-    ports = []
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
-                ports.append(int(fields[1].split(":")[1], 16))
-    return sorted(ports)
+    return sorted(row[1] for row in tcp_sockets(pid) if row[0] == "0A")
 
 
 @pytest.mark.parametrize("workers", [1, 3])

@@ -15,7 +15,7 @@ import time
 import psycopg
 import pytest
 
-from harness.net import socket_fds
+from harness.net import tcp_sockets
 from harness.proxy import pgmux_binary
 
 KEEPALIVE_TIMER = 2
@@ -25,20 +25,7 @@ USER_HZ = 100  # /proc/net/tcp counts timer expiries in clock ticks
 def established_sockets(pid, with_fd=False):
     """(local port, remote port, timer kind, ticks until it fires) of the
     process's established IPv4 TCP sockets, with the descriptor last if asked."""
-    mine = socket_fds(pid)
-    out = []
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            local, remote, state, timer, inode = fields[1], fields[2], fields[3], fields[5], fields[9]
-            if state != "01" or inode not in mine:
-                continue
-            kind, when = timer.split(":")
-            row = (int(local.split(":")[1], 16), int(remote.split(":")[1], 16),
-                   int(kind, 16), int(when, 16))
-            out.append(row + (mine[inode],) if with_fd else row)
-    return out
+    return [row[1:] if with_fd else row[1:5] for row in tcp_sockets(pid) if row[0] == "01"]
 
 
 def quiet_connections(proxy, pg):
