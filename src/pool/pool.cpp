@@ -596,14 +596,14 @@ void Pool::close_idle() {
     for (auto& c : idle) dispose(std::move(c));
 }
 
-std::optional<Pool::ParameterList> Pool::cached_login(const std::string& settings_key) const {
+Pool::EncodedParameters Pool::cached_login(const std::string& settings_key) const {
     std::lock_guard lock(mu_);
     auto it = login_cache_.find(settings_key);
-    if (it == login_cache_.end()) return std::nullopt;
+    if (it == login_cache_.end()) return nullptr;
     return it->second;
 }
 
-void Pool::remember_login(const std::string& settings_key, ParameterList parameters) {
+void Pool::remember_login(const std::string& settings_key, EncodedParameters parameters) {
     constexpr std::size_t kMaxEntries = 256;
     std::lock_guard lock(mu_);
     if (login_cache_.size() >= kMaxEntries && !login_cache_.contains(settings_key)) {

@@ -150,9 +150,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
     // ParameterStatus sets seen by earlier logins, keyed by the client's
     // startup settings: a client whose settings were already validated on
     // this pool logs in without waiting for a server (as with PgBouncer).
-    using ParameterList = std::vector<std::pair<std::string, std::string>>;
-    [[nodiscard]] std::optional<ParameterList> cached_login(const std::string& settings_key) const;
-    void remember_login(const std::string& settings_key, ParameterList parameters);
+    // Kept encoded, as the ParameterStatus messages a login reply sends, and
+    // shared: a login copies a pointer, not some fifteen pairs of strings.
+    using EncodedParameters = std::shared_ptr<const std::string>;
+    [[nodiscard]] EncodedParameters cached_login(const std::string& settings_key) const;
+    void remember_login(const std::string& settings_key, EncodedParameters parameters);
 
     // Server-side statement names some server of this pool parsed without
     // error: a client's Parse of such a statement can be answered without a
@@ -271,8 +273,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
     std::chrono::steady_clock::time_point expiry_armed_for_{};  // zero: not armed
     // Clients waiting for one particular server (acquire_same), served first.
     std::vector<std::pair<std::uint64_t, std::shared_ptr<SameServerWaiter>>> same_server_waiters_;
-    std::map<std::string, ParameterList> login_cache_;  // bounded, see remember_login
-    std::unordered_set<std::string> known_statements_;  // bounded, see remember_statement
+    std::map<std::string, EncodedParameters> login_cache_;  // bounded, see remember_login
+    std::unordered_set<std::string> known_statements_;      // bounded, see remember_statement
     // Recently invalidated statements with their epochs (bounded, under mu_).
     struct Invalidation {
         std::uint64_t epoch;

@@ -52,8 +52,9 @@ inline constexpr std::string_view kDuplicateName = "pgmux_duplicate_name";
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
   public:
-    ClientSession(boost::asio::ip::tcp::socket socket, ProxyContext& proxy, WorkerContext& worker,
-                  std::uint64_t id);
+    // `peer`: the client's address, as accept() returned it.
+    ClientSession(boost::asio::ip::tcp::socket socket, boost::asio::ip::tcp::endpoint peer,
+                  ProxyContext& proxy, WorkerContext& worker, std::uint64_t id);
     ~ClientSession();
 
     // Logs the client in, then hands it to the relay's handlers, which keep
@@ -67,6 +68,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void request_close(CloseReason reason);
 
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+    // The client's address and port, "192.0.2.7:53412".
+    [[nodiscard]] std::string peer() const;
     // A copy of this session's figures for the admin API (session_info.cpp).
     // Must be called on the session's executor.
     [[nodiscard]] SessionInfo describe(DescribeDetail detail) const;
@@ -81,7 +84,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     boost::asio::awaitable<bool> start_client_tls(std::shared_ptr<const net::TlsContext> context);
     boost::asio::awaitable<bool> handle_startup(const protocol::StartupPacket& packet);
     boost::asio::awaitable<bool> finish_login();
-    void send_login_reply(const pool::Pool::ParameterList& parameters);
+    // `parameter_statuses`: the ParameterStatus messages, encoded.
+    void send_login_reply(std::string_view parameter_statuses);
     // startup_auth.cpp: authentication (between the startup checks and
     // finish_login), then handing what the client proved to its pool.
     boost::asio::awaitable<bool> authenticate();
@@ -345,7 +349,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     ProxyContext& proxy_;
     WorkerContext& worker_;
     const std::uint64_t id_;
-    std::string peer_;
+    // Formatted only when a log line or the admin API shows it (peer()).
+    boost::asio::ip::tcp::endpoint peer_;
     Clock::time_point connected_at_ = Clock::now();
 
     std::shared_ptr<const config::Config> config_;

@@ -97,13 +97,13 @@ asio::awaitable<bool> ClientSession::start_client_tls(
     if (auto ec = co_await tls->handshake(socket_)) {
         // Nothing can be said to the client: the channel is not established.
         if (close_reason_ != CloseReason::kLoginTimeout) {
-            LOG_INFO << "client C" << id_ << " " << peer_ << ": " << tls->error_text();
+            LOG_INFO << "client C" << id_ << " " << peer() << ": " << tls->error_text();
         }
         co_return false;
     }
     tls_ = std::move(tls);
     out_.use_tls(tls_.get());
-    LOG_DEBUG << "client C" << id_ << " " << peer_ << " uses " << tls_->description();
+    LOG_DEBUG << "client C" << id_ << " " << peer() << " uses " << tls_->description();
     co_return true;
 }
 
@@ -160,12 +160,12 @@ asio::awaitable<bool> ClientSession::handle_startup(const protocol::StartupPacke
     if (database_.empty()) database_ = user_;
     if (!tls_ && config_->client_tls_sslmode == config::ClientTlsMode::kRequire) {
         // PostgreSQL's words for a hostssl-only pg_hba.conf, and the same SQLSTATE.
-        LOG_INFO << "client C" << id_ << " " << peer_ << ": refused without TLS (" << user_ << "@"
+        LOG_INFO << "client C" << id_ << " " << peer() << ": refused without TLS (" << user_ << "@"
                  << database_ << ")";
         send_error("FATAL", "28000",
                    "pgmux: TLS is required: no connection allowed for host \"" +
-                       peer_.substr(0, peer_.rfind(':')) + "\", user \"" + user_ +
-                       "\", database \"" + database_ + "\", no encryption",
+                       peer_.address().to_string() + "\", user \"" + user_ + "\", database \"" +
+                       database_ + "\", no encryption",
                    "client_tls_sslmode is require: connect with sslmode=require or stronger.");
         co_return false;
     }
@@ -300,9 +300,12 @@ asio::awaitable<bool> ClientSession::finish_login() {
         co_return false;
     }
 
-    pool::Pool::ParameterList parameters(server->parameters.begin(), server->parameters.end());
+    auto parameters = std::make_shared<std::string>();
+    for (const auto& [name, value] : server->parameters) {
+        protocol::append_parameter_status(*parameters, name, value);
+    }
     pool_->remember_login(settings_key, parameters);
-    send_login_reply(parameters);
+    send_login_reply(*parameters);
     last_server_id_ = server->id();
     if (mode_ == config::PoolMode::kSession) {
         server_ = std::move(server);
@@ -314,15 +317,14 @@ asio::awaitable<bool> ClientSession::finish_login() {
     co_return true;
 }
 
-void ClientSession::send_login_reply(const pool::Pool::ParameterList& parameters) {
+void ClientSession::send_login_reply(std::string_view parameter_statuses) {
     cancel_key_ = proxy_.cancels.add(shared_from_this());
     registered_cancel_ = true;
     std::string hello;
-    hello.reserve(512);  // AuthenticationOk, ~14 ParameterStatus, BackendKeyData, ReadyForQuery
+    hello.reserve(parameter_statuses.size() +
+                  64);  // and AuthenticationOk, BackendKeyData, ReadyForQuery
     protocol::append_authentication(hello, 0);
-    for (const auto& [name, value] : parameters) {
-        protocol::append_parameter_status(hello, name, value);
-    }
+    hello.append(parameter_statuses);
     protocol::append_backend_key_data(hello, cancel_key_.pid, cancel_key_.secret);
     protocol::append_ready_for_query(hello, 'I');
     out_.send(hello);
