@@ -66,7 +66,7 @@ asio::awaitable<ServerConnection::ConnectResult> ServerConnection::connect(
         co_return ConnectError{"cannot connect to " + where + ": " + ec.message(), {}};
     }
     socket.non_blocking(true);
-    net::apply_tcp_options(socket, target.tcp);
+    net::apply_tcp_options_if_tcp(socket, target.tcp);
     auto conn = std::make_unique<ServerConnection>(std::move(socket), id, target.endpoint);
 
     deadline.expires_after(target.connect_timeout);

@@ -87,7 +87,10 @@ void Worker::start() {
 
 asio::awaitable<void> Worker::accept_loop() {
     for (;;) {
-        auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+        // accept() reports the client's address: no getpeername() later.
+        tcp::endpoint peer;
+        auto [ec, socket] =
+            co_await acceptor_.async_accept(peer, asio::as_tuple(asio::use_awaitable));
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
         if (ec) {
             // Out of descriptors or similar: back off instead of spinning.
@@ -96,8 +99,8 @@ asio::awaitable<void> Worker::accept_loop() {
             co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
             continue;
         }
-        auto session = std::make_shared<session::ClientSession>(std::move(socket), proxy_, context_,
-                                                                next_client_id());
+        auto session = std::make_shared<session::ClientSession>(std::move(socket), peer, proxy_,
+                                                                context_, next_client_id());
         asio::co_spawn(io_, session->run(), asio::detached);
     }
 }

@@ -20,20 +20,23 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kHighWatermark = 1024 * 1024;
 constexpr std::size_t kLowWatermark = 256 * 1024;
 
-ClientSession::ClientSession(asio::ip::tcp::socket socket, ProxyContext& proxy,
-                             WorkerContext& worker, std::uint64_t id)
+ClientSession::ClientSession(asio::ip::tcp::socket socket, asio::ip::tcp::endpoint peer,
+                             ProxyContext& proxy, WorkerContext& worker, std::uint64_t id)
     : socket_(std::move(socket)),
       out_(socket_),
       reactor_(net::reactor_of(socket_)),
       proxy_(proxy),
       worker_(worker),
-      id_(id) {
+      id_(id),
+      peer_(peer) {
     boost::system::error_code ec;
-    auto ep = socket_.remote_endpoint(ec);
-    peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
     socket_.non_blocking(true, ec);
     net::enable_read_drained_hint(socket_);
+}
+
+std::string ClientSession::peer() const {
+    return peer_.address().to_string() + ":" + std::to_string(peer_.port());
 }
 
 ClientSession::~ClientSession() {
@@ -56,7 +59,8 @@ asio::awaitable<void> ClientSession::run() {
         co_return;
     }
     ++worker_.session_stats.logins;
-    LOG_DEBUG << "client C" << id_ << " " << peer_ << " logged in as " << user_ << "@" << database_;
+    LOG_DEBUG << "client C" << id_ << " " << peer() << " logged in as " << user_ << "@"
+              << database_;
     // From here on the session lives in its handlers (see wait_for_client).
     wait_for_client();
 }

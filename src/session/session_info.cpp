@@ -41,7 +41,7 @@ SessionInfo ClientSession::describe(DescribeDetail detail) const {
     });
     if (!full) return info;
 
-    info.peer = peer_;
+    info.peer = peer();
     info.database = database_;
     info.user = user_;
     if (state_) {

@@ -18,7 +18,7 @@ asio::awaitable<bool> ClientSession::authenticate() {
 
     auto lookup = co_await proxy_.auth.find(socket_.get_executor(), *config_, db, database_, user_);
     if (lookup.status == auth_source::LookupStatus::kUnavailable) {
-        LOG_WARN << "client C" << id_ << " " << peer_ << ": cannot look up the secret of user "
+        LOG_WARN << "client C" << id_ << " " << peer() << ": cannot look up the secret of user "
                  << user_ << " (auth_query failed)";
         send_error("FATAL", "08006",
                    "pgmux: cannot look up the password of this user (auth_query failed)");
@@ -38,12 +38,12 @@ asio::awaitable<bool> ClientSession::authenticate() {
     const char* method_name = config::to_string(outcome.method_used);
     if (outcome.result != ClientAuthResult::kOk) {
         if (close_reason_ == CloseReason::kLoginTimeout) {
-            LOG_INFO << "client C" << id_ << " " << peer_ << ": login timed out during "
+            LOG_INFO << "client C" << id_ << " " << peer() << ": login timed out during "
                      << method_name << " authentication as " << user_;
         } else if (outcome.result == ClientAuthResult::kClientGone) {
             // libpq hangs up when asked for a password it does not have, and
             // psql then prompts and reconnects: not worth a warning.
-            LOG_DEBUG << "client C" << id_ << " " << peer_ << " left during " << method_name
+            LOG_DEBUG << "client C" << id_ << " " << peer() << " left during " << method_name
                       << " authentication as " << user_;
         } else {
             // Wrong password and unknown user differ only here, in the log.
@@ -55,7 +55,7 @@ asio::awaitable<bool> ClientSession::authenticate() {
                           ? "the stored secret is an MD5 hash, which cannot verify SCRAM"
                           : "wrong password";
             }
-            LOG_WARN << "client C" << id_ << " " << peer_ << ": " << method_name
+            LOG_WARN << "client C" << id_ << " " << peer() << ": " << method_name
                      << " authentication failed for user \"" << user_ << "\" database \""
                      << database_ << "\": " << why;
         }
@@ -68,7 +68,7 @@ asio::awaitable<bool> ClientSession::authenticate() {
         if (outcome.pass_through_keys) learned_credentials_->scram_keys = outcome.pass_through_keys;
         if (md5_from_query) learned_credentials_->md5_hash = secret->text();
     }
-    LOG_DEBUG << "client C" << id_ << " " << peer_ << " authenticated as " << user_ << " ("
+    LOG_DEBUG << "client C" << id_ << " " << peer() << " authenticated as " << user_ << " ("
               << method_name << (outcome.channel_binding ? ", channel binding" : "")
               << (outcome.pass_through_keys ? ", SCRAM pass-through keys" : "") << ")";
     co_return true;
