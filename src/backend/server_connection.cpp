@@ -4,8 +4,10 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -46,7 +48,15 @@ asio::awaitable<std::optional<protocol::Frame>> read_frame(tcp::socket& socket, 
 }  // namespace
 
 ServerConnection::ServerConnection(tcp::socket socket, std::uint64_t id, config::Endpoint endpoint)
-    : socket_(std::move(socket)), out_(socket_), id_(id), endpoint_(std::move(endpoint)) {}
+    : socket_(std::move(socket)),
+      home_(context_of(socket_.get_executor())),
+      out_(socket_),
+      id_(id),
+      endpoint_(std::move(endpoint)) {}
+
+const asio::execution_context* ServerConnection::context_of(const asio::any_io_executor& executor) {
+    return &asio::query(executor, asio::execution::context);
+}
 
 ServerConnection::~ServerConnection() {
     close();
@@ -188,7 +198,9 @@ bool ServerConnection::known_quiet() noexcept {
 }
 
 void ServerConnection::rebind(const asio::any_io_executor& executor) {
-    if (socket_.get_executor() == executor) return;
+    const auto* target = context_of(executor);
+    if (target == home_) return;
+    home_ = target;
     boost::system::error_code ec;
     // The family only matters to endpoint calls, never made on a Unix-domain
     // server socket (see net/server_socket.h).

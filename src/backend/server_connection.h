@@ -54,6 +54,10 @@ class ServerConnection {
 
     ServerConnection(boost::asio::ip::tcp::socket socket, std::uint64_t id,
                      config::Endpoint endpoint);
+
+    // The execution context an executor runs on (a worker's io_context).
+    static const boost::asio::execution_context* context_of(
+        const boost::asio::any_io_executor& executor);
     ~ServerConnection();
     ServerConnection(const ServerConnection&) = delete;
     ServerConnection& operator=(const ServerConnection&) = delete;
@@ -72,6 +76,10 @@ class ServerConnection {
     // the socket's executor.
     [[nodiscard]] bool known_quiet() noexcept;
 
+    // The execution context (a worker's io_context) whose thread owns the
+    // socket. The pool compares it to the asker's: a pointer comparison,
+    // where comparing two type-erased executors costs a copy and a call.
+    [[nodiscard]] const boost::asio::execution_context* home() const noexcept { return home_; }
     // Moves the socket onto another worker's executor (idle connections only).
     void rebind(const boost::asio::any_io_executor& executor);
 
@@ -135,7 +143,8 @@ class ServerConnection {
     boost::asio::awaitable<boost::system::error_code> write_all(std::string_view bytes);
 
     boost::asio::ip::tcp::socket socket_;
-    std::unique_ptr<net::TlsStream> tls_;  // bound to socket_'s descriptor
+    const boost::asio::execution_context* home_;  // socket_'s, see home()
+    std::unique_ptr<net::TlsStream> tls_;         // bound to socket_'s descriptor
     net::Outbox out_;
     net::ReadBuffer in_;
     std::uint64_t id_;

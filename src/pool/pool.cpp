@@ -175,6 +175,7 @@ std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_exec
     // away longest.
     auto pick = idle_.end();
     auto any_free = idle_.end();
+    const auto* home = ServerConnection::context_of(executor);
     for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
         auto& conn = **it;
         const bool someone_elses_sequences = conn.holds_sequences_of_another(affinity.client);
@@ -183,7 +184,7 @@ std::unique_ptr<ServerConnection> Pool::take_idle_locked(const asio::any_io_exec
             break;
         }
         if (someone_elses_sequences) continue;
-        if (pick == idle_.end() && conn.socket().get_executor() == executor) {
+        if (pick == idle_.end() && conn.home() == home) {
             pick = std::prev(it.base());
         }
         if (any_free == idle_.end()) any_free = std::prev(it.base());
@@ -209,7 +210,7 @@ bool Pool::usable(ServerConnection& conn, const asio::any_io_executor& executor,
     // anything (a FATAL, a FIN) arrived since the server's last reply was
     // read to the end; if nothing did, there is nothing for recv() to find.
     if (now - conn.last_used_at < kTrustedIdle) return true;
-    if (conn.socket().get_executor() == executor && conn.known_quiet()) return true;
+    if (conn.home() == ServerConnection::context_of(executor) && conn.known_quiet()) return true;
     if (conn.looks_alive()) return true;
     LOG_INFO << "server connection S" << conn.id() << " was closed while idle; replacing it";
     return false;
