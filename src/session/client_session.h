@@ -50,6 +50,12 @@ namespace pgmux::session {
 // on the server with PostgreSQL's own errors (see on_parse).
 inline constexpr std::string_view kDuplicateName = "pgmux_duplicate_name";
 
+// ServerConnection::discard_reason of a backend that holds prepared
+// statements pgmux lost track of (a skipped or unconfirmed Close, DEALLOCATE
+// or DISCARD): another client could collide with their names.
+inline constexpr const char* kHoldsUntrackedStatements =
+    "it holds prepared statements pgmux no longer tracks";
+
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
   public:
     // `peer`: the client's address, as accept() returned it.

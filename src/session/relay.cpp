@@ -273,7 +273,7 @@ void ClientSession::undo_skipped(const TrackedReply& parse) {
         // still holds the statement. Stale, it is closed before its next use;
         // evicted, pgmux no longer tracks it, so this backend is not reused.
         if (!server_->statements.mark_stale(std::string(parse.server_statement()))) {
-            server_->discard_reason = "it holds a prepared statement pgmux no longer tracks";
+            server_->discard_reason = kHoldsUntrackedStatements;
         }
         return;
     }

@@ -374,7 +374,7 @@ void ClientSession::settle_sql_statements(const parser::Statement* done) {
             if (server_) {
                 // Evicting one to make room would leave it on the server untracked.
                 if (server_->statements.insert(ps->server_name)) {
-                    server_->discard_reason = "it holds prepared statements pgmux no longer tracks";
+                    server_->discard_reason = kHoldsUntrackedStatements;
                 }
                 server_->statements.mark_stale(ps->server_name);
             }
@@ -387,7 +387,7 @@ void ClientSession::settle_sql_statements(const parser::Statement* done) {
             // The server keeps statements pgmux no longer tracks (other
             // clients' too): it is not pooled again.
             if (server_) {
-                server_->discard_reason = "it holds prepared statements pgmux no longer tracks";
+                server_->discard_reason = kHoldsUntrackedStatements;
             }
         }
         return;
