@@ -76,6 +76,13 @@ def pgmux_counters(admin):
     return values
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time of a process, all its threads (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after the command name
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_pgbench(endpoint, args, timeout):
     r = pgbench(endpoint, *args, dbname=DB, timeout=timeout, check=False)
     stats = parse_pgbench(r.stdout)
@@ -92,10 +99,13 @@ def fmt_ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "-"
 
 
-def throughput(targets, modes, clients, duration, rounds, admins=None):
+def throughput(targets, modes, clients, duration, rounds, admins=None, pids=None):
     """results[(mode, clients, target)] = list of pgbench stats; for targets
-    in `admins` (name -> admin endpoint) the stats include the counter deltas."""
+    in `admins` (name -> admin endpoint) the stats include the counter deltas,
+    for those in `pids` (name -> process id) the process's CPU time per
+    transaction."""
     admins = admins or {}
+    pids = pids or {}
     results = {}
     for rnd in range(rounds):
         for mode in modes:
@@ -105,7 +115,11 @@ def throughput(targets, modes, clients, duration, rounds, admins=None):
                 for name, endpoint in order:
                     args = ["-n", "-S", "-M", mode, "-c", n, "-j", min(2, n), "-T", duration]
                     before = pgmux_counters(admins[name]) if name in admins else None
+                    cpu_before = cpu_seconds(pids[name]) if name in pids else None
                     stats = run_pgbench(endpoint, args, timeout=duration * 3 + 60)
+                    if cpu_before is not None and stats["ok"] and stats["processed"]:
+                        used = cpu_seconds(pids[name]) - cpu_before
+                        stats["cpu_us_per_txn"] = used * 1e6 / stats["processed"]
                     if before is not None:
                         after = pgmux_counters(admins[name])
                         stats["counters"] = {k: after.get(k, 0) - before.get(k, 0)
@@ -166,6 +180,33 @@ def print_round_ratios(results, modes, clients, names):
             shown = ", ".join(f"{r:.2f}x" for r in ratios)
             print(f"| {mode} | {n} | {shown} | {statistics.median(ratios):.2f}x | "
                   f"{min(ratios):.2f}x | {max(ratios):.2f}x |")
+
+
+def print_cpu(results, modes, clients, names):
+    """CPU time each proxy process spent per transaction. Steadier than TPS
+    on shared cores: a round that loses the CPU to a neighbour runs fewer
+    transactions, but each costs the proxy about the same. Clock ticks
+    (1/100 s) over a run of a few seconds: read it over several rounds."""
+    measured = [n for n in names
+                if any("cpu_us_per_txn" in r for m in modes for c in clients
+                       for r in results.get((m, c, n), []))]
+    if not measured:
+        return
+    ratio = "pgmux" in measured and "pgbouncer" in measured
+    print("\n## Proxy CPU per transaction (user + system, median of the rounds)\n")
+    header = "| mode | clients | " + " | ".join(measured) + " |" + (" pgmux/pgbouncer |" if ratio else "")
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for mode in modes:
+        for n in clients:
+            med = {}
+            for name in measured:
+                values = [r["cpu_us_per_txn"] for r in results.get((mode, n, name), [])
+                          if "cpu_us_per_txn" in r]
+                med[name] = statistics.median(values) if values else None
+            cells = [f"{med[x]:.1f} µs" if med[x] else "-" for x in measured]
+            print(f"| {mode} | {n} | " + " | ".join(cells) + " |" +
+                  (f" {fmt_ratio(med['pgmux'], med['pgbouncer'])} |" if ratio else ""))
 
 
 def print_parses(results, modes, clients):
@@ -323,7 +364,8 @@ def main():
         if not a.only_connect:
             log(f"pgbench -S, {a.duration}s each, pool size {a.pool_size}, {a.rounds} round(s)")
             admins = {n: p.admin_endpoint for n, p in poolers if n == "pgmux"}
-            results = throughput(targets, modes, clients, a.duration, a.rounds, admins)
+            pids = {n: p.pid for n, p in hops + poolers}
+            results = throughput(targets, modes, clients, a.duration, a.rounds, admins, pids)
         idle = {}
         if a.idle_clients and poolers and not a.only_connect:
             log(f"idle clients: {a.idle_clients}")
@@ -345,6 +387,7 @@ def main():
         if results:
             print_throughput(results, modes, clients, names)
             print_round_ratios(results, modes, clients, names)
+            print_cpu(results, modes, clients, names)
             print_parses(results, modes, clients)
         if idle:
             print_idle(idle, a.idle_clients)
