@@ -54,10 +54,6 @@ class ServerConnection {
 
     ServerConnection(boost::asio::ip::tcp::socket socket, std::uint64_t id,
                      config::Endpoint endpoint);
-
-    // The execution context an executor runs on (a worker's io_context).
-    static const boost::asio::execution_context* context_of(
-        const boost::asio::any_io_executor& executor);
     ~ServerConnection();
     ServerConnection(const ServerConnection&) = delete;
     ServerConnection& operator=(const ServerConnection&) = delete;
@@ -80,6 +76,9 @@ class ServerConnection {
     // socket. The pool compares it to the asker's: a pointer comparison,
     // where comparing two type-erased executors costs a copy and a call.
     [[nodiscard]] const boost::asio::execution_context* home() const noexcept { return home_; }
+    // The execution context an executor runs on, to compare with home().
+    static const boost::asio::execution_context* context_of(
+        const boost::asio::any_io_executor& executor);
     // Moves the socket onto another worker's executor (idle connections only).
     void rebind(const boost::asio::any_io_executor& executor);
 
