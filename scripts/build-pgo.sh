@@ -24,9 +24,6 @@ configure() {
   cmake -S "$repo_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPGMUX_BUILD_TESTS=OFF -DCMAKE_CXX_FLAGS="$1" >/dev/null
 }
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 echo "build-pgo: instrumented build in $build_dir" >&2
 rm -rf "$profile_dir"
@@ -54,7 +51,7 @@ pg_start "$work/pg" "$pg_port" "$work/run" "$work/pg.log" max_connections=100 fs
 pgmux_pid=$!
 wait_for_port 127.0.0.1 "$mux_port" 30
 bench() { pgbench -h 127.0.0.1 -p "$mux_port" -U postgres -n "$@" postgres >/dev/null; }
-pgbench -h 127.0.0.1 -p "$pg_port" -U postgres -i -q -s 1 postgres >/dev/null 2>&1
+pgbench -h 127.0.0.1 -p "$pg_port" -U postgres -i -q -s 1 postgres >/dev/null
 # What the profile should favour: short transactions over every protocol,
 # the TPC-B mix, and logins.
 for mode in simple extended prepared; do bench -S -M "$mode" -c 8 -j 2 -T 5; done

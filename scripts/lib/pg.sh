@@ -1,4 +1,4 @@
-# Shell helpers shared by scripts/run-dev.sh and bench/run.sh: a throwaway
+# Shell helpers shared by scripts/run-dev.sh, scripts/build-pgo.sh and bench/run.sh: a throwaway
 # PostgreSQL 15 cluster on loopback. Source it; it defines functions only.
 #
 # initdb, postgres and pgbouncer refuse to run as root, so when the caller is
@@ -68,6 +68,11 @@ wait_for_port() {
     if ((SECONDS >= deadline)); then return 1; fi
     sleep 0.1
   done
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # port_in_use PORT: true when something listens on 127.0.0.1:PORT.
